@@ -25,16 +25,19 @@ var ErrInvalid = errors.New("config: invalid")
 
 // Config is the whole store configuration.
 type Config struct {
-	Version     int       `yaml:"version"`
-	K           int       `yaml:"k"`
-	M           int       `yaml:"m"`
-	BlockSize   Size      `yaml:"block_size,omitempty"`
-	Survive     string    `yaml:"survive,omitempty"`
-	WriteQuorum int       `yaml:"write_quorum,omitempty"`
-	Index       Index     `yaml:"index,omitempty"`
-	Keys        Keys      `yaml:"keys,omitempty"`
-	Backends    []Backend `yaml:"backends"`
-	Server      Server    `yaml:"server,omitempty"`
+	Version     int    `yaml:"version"`
+	K           int    `yaml:"k"`
+	M           int    `yaml:"m"`
+	BlockSize   Size   `yaml:"block_size,omitempty"`
+	Survive     string `yaml:"survive,omitempty"`
+	WriteQuorum int    `yaml:"write_quorum,omitempty"`
+	// RetentionDays is how long every version is kept before it may be
+	// removed by version ID (default 30).
+	RetentionDays int       `yaml:"retention_days,omitempty"`
+	Index         Index     `yaml:"index,omitempty"`
+	Keys          Keys      `yaml:"keys,omitempty"`
+	Backends      []Backend `yaml:"backends"`
+	Server        Server    `yaml:"server,omitempty"`
 
 	// Dir is the store directory relative paths are resolved against.
 	Dir string `yaml:"-"`
@@ -203,6 +206,12 @@ func (c *Config) Check() (warnings []string, err error) {
 	}
 	if c.Survive == "" {
 		c.Survive = placement.SurviveRegion
+	}
+	if c.RetentionDays == 0 {
+		c.RetentionDays = 30
+	}
+	if c.RetentionDays < 0 {
+		return nil, fmt.Errorf("%w: retention_days %d; must be 1 or more", ErrInvalid, c.RetentionDays)
 	}
 	if c.Index.Type == "" {
 		c.Index.Type = "sqlite"

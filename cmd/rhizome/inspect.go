@@ -1,0 +1,328 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/rhizome-data/rhizome/internal/config"
+	"github.com/rhizome-data/rhizome/internal/index/sqlite"
+	"github.com/rhizome-data/rhizome/internal/store"
+)
+
+func newStat(g *globals) *cobra.Command {
+	var version, asOf string
+	c := &cobra.Command{
+		Use:   "stat BUCKET/KEY [--version ID] [--as-of T]",
+		Short: "Show a version: size, hashes, where each shard lives, protection",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			bucket, key, err := splitPath(args[0], true)
+			if err != nil {
+				return err
+			}
+			so, err := statOptions(version, asOf)
+			if err != nil {
+				return err
+			}
+			s, err := g.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			info, err := s.Stat(ctx, bucket, key, so)
+			if err != nil {
+				return explainDeleted(err, info)
+			}
+			m := info.Manifest
+			shards := s.Shards(info)
+			protection := "protected"
+			if !info.Protected {
+				protection = "under-protected (some shards were not written; repair will add them)"
+			}
+			if g.json {
+				out := objectJSON(info)
+				out["blake3"] = m.ContentHash
+				out["content_type"] = m.ContentType
+				out["metadata"] = m.Meta
+				out["k"], out["m"] = s.Config().K, s.Config().M
+				out["shard_locations"] = shards
+				out["manifest_prev"] = m.Prev
+				out["protection"] = protection
+				return g.printJSON(out)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 2, 2, ' ', 0)
+			fmt.Fprintf(tw, "object\t%s/%s\n", bucket, key)
+			fmt.Fprintf(tw, "version\t%s\n", info.ID)
+			fmt.Fprintf(tw, "time\t%s\n", info.Time.Format(time.RFC3339Nano))
+			fmt.Fprintf(tw, "size\t%d\n", info.Size)
+			fmt.Fprintf(tw, "etag\t%s\n", info.ETag)
+			fmt.Fprintf(tw, "blake3\t%s\n", m.ContentHash)
+			if m.ContentType != "" {
+				fmt.Fprintf(tw, "content-type\t%s\n", m.ContentType)
+			}
+			for k, v := range m.Meta {
+				fmt.Fprintf(tw, "meta %s\t%s\n", k, v)
+			}
+			fmt.Fprintf(tw, "previous\t%s\n", orDash(m.Prev))
+			fmt.Fprintf(tw, "protection\t%s\n", protection)
+			tw.Flush()
+			fmt.Fprintln(g.stdout, "shards:")
+			tw = tabwriter.NewWriter(g.stdout, 0, 2, 2, ' ', 0)
+			for _, sh := range shards {
+				kind := "data"
+				if sh.Parity {
+					kind = "parity"
+				}
+				state := "written"
+				if !sh.Written {
+					state = "MISSING (not written)"
+				}
+				fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", sh.Index, kind, orDash(sh.Backend), orDash(sh.Region), state)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().StringVar(&version, "version", "", "show this version ID")
+	c.Flags().StringVar(&asOf, "as-of", "", "show the version current at this time")
+	return c
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newVerify(g *globals) *cobra.Command {
+	var all bool
+	c := &cobra.Command{
+		Use:   "verify [BUCKET[/PREFIX]] [--all-versions]",
+		Short: "Read every shard and check every checksum; list damaged objects",
+		Long: `Read every shard of the current versions (or all versions) and check shard
+checksums, shard roots, block authentication and manifest pieces. Prints
+damaged (repairable) and unreadable objects. Exits 5 if any object cannot
+be read.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			o := store.VerifyOptions{AllVersions: all}
+			if len(args) == 1 {
+				b, p, err := splitPath(args[0], false)
+				if err != nil {
+					return err
+				}
+				o.Bucket, o.Prefix = b, p
+			}
+			s, err := g.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			var bar *progressbar.ProgressBar
+			if stdoutIsTerminal() && !g.quiet && !g.json {
+				bar = progressbar.Default(-1, "verify")
+			}
+			var results []store.VerifyResult
+			counts := map[string]int{}
+			var bytes int64
+			err = s.Verify(ctx, o, func(r store.VerifyResult) error {
+				counts[r.Health]++
+				bytes += r.Size
+				if bar != nil {
+					bar.Add(1)
+				}
+				if r.Health != store.Healthy {
+					results = append(results, r)
+					if !g.json {
+						if bar != nil {
+							bar.Clear()
+						}
+						fmt.Fprintln(g.stdout, r.String())
+					}
+				}
+				return nil
+			})
+			if bar != nil {
+				bar.Finish()
+				bar.Clear()
+			}
+			if err != nil {
+				return err
+			}
+			total := counts[store.Healthy] + counts[store.Damaged] + counts[store.Unreadable]
+			if g.json {
+				if results == nil {
+					results = []store.VerifyResult{}
+				}
+				if err := g.printJSON(map[string]any{"checked": total, "bytes": bytes, "healthy": counts[store.Healthy],
+					"damaged": counts[store.Damaged], "unreadable": counts[store.Unreadable], "problems": verifyJSON(results)}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(g.stdout, "checked %d objects (%d bytes): %d healthy, %d damaged (repairable), %d unreadable\n",
+					total, bytes, counts[store.Healthy], counts[store.Damaged], counts[store.Unreadable])
+			}
+			if counts[store.Unreadable] > 0 {
+				return &exitError_{code: exitCorrupt, silent: true}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&all, "all-versions", false, "check every version, not only current ones")
+	return c
+}
+
+func verifyJSON(rs []store.VerifyResult) []map[string]any {
+	out := make([]map[string]any, len(rs))
+	for i, r := range rs {
+		var probs []map[string]any
+		for _, p := range r.Problems {
+			e := ""
+			if p.Err != nil {
+				e = p.Err.Error()
+			}
+			probs = append(probs, map[string]any{"shard": p.Index, "backend": p.Backend, "state": p.State.String(), "error": e})
+		}
+		m := map[string]any{"bucket": r.Bucket, "key": r.Key, "version_id": r.VersionID, "health": r.Health,
+			"shards": probs, "bad_manifest_pieces": r.BadPieces}
+		if r.Err != nil {
+			m["error"] = r.Err.Error()
+		}
+		out[i] = m
+	}
+	return out
+}
+
+func newStatus(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show each backend (reachable, shards, bytes) and the store's totals",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			s, err := g.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			st, err := s.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(st)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 2, 2, ' ', 0)
+			fmt.Fprintln(tw, "BACKEND\tREGION\tREACHABLE\tSHARDS\tBYTES\tNOTE")
+			down := 0
+			for _, b := range st.Backends {
+				reach := "yes"
+				if !b.Reachable {
+					reach, down = "NO", down+1
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", b.Name, b.Region, reach, b.Shards, b.ShardBytes, b.Error)
+			}
+			tw.Flush()
+			fmt.Fprintf(g.stdout, "\nerasure: k=%d m=%d, survives %s\n", st.K, st.M, st.Survives)
+			fmt.Fprintf(g.stdout, "buckets %d, keys %d, versions %d (+%d delete markers)\n",
+				st.Index.Buckets, st.Index.Keys, st.Index.Versions, st.Index.DeleteMarkers)
+			fmt.Fprintf(g.stdout, "logical bytes %d, stored bytes %d, overhead %.2fx (k+m/k = %.2fx)\n",
+				st.Index.LogicalBytes, st.StoredBytes, st.Overhead, float64(st.K+st.M)/float64(st.K))
+			fmt.Fprintf(g.stdout, "protection: %d fully protected, %d under-protected (%d at risk: exactly k shards)\n",
+				st.Protected, st.UnderProtect, st.AtRisk)
+			if down > 0 {
+				fmt.Fprintf(g.stdout, "WARNING: %d backend(s) unreachable; reads use parity while at most %d are down\n", down, st.M)
+			}
+			return nil
+		},
+	}
+}
+
+func newIndex(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "index", Short: "Index maintenance"}
+	c.AddCommand(&cobra.Command{
+		Use:   "rebuild",
+		Short: "Recreate the index from the backends alone (any k are enough)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			path := cfg.Resolve(cfg.Index.Path)
+			tmp := path + ".rebuild"
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				os.Remove(tmp + suffix)
+			}
+			idx, err := sqlite.Open(tmp, nil)
+			if err != nil {
+				return err
+			}
+			s, err := store.Open(ctx, cfg, &store.Options{Index: idx})
+			if err != nil {
+				idx.Close()
+				return err
+			}
+			var bar *progressbar.ProgressBar
+			if stdoutIsTerminal() && !g.quiet && !g.json {
+				bar = progressbar.Default(-1, "rebuild")
+			}
+			st, err := s.RebuildIndex(ctx, idx, func(done, total int) {
+				if bar != nil {
+					bar.ChangeMax(total)
+					bar.Set(done)
+				}
+			})
+			if bar != nil {
+				bar.Finish()
+			}
+			idx.Close()
+			if err != nil {
+				return err
+			}
+			if err := replaceIndex(cfg, tmp, path); err != nil {
+				return err
+			}
+			for _, e := range st.Errors {
+				g.note("rhizome: %v", e)
+			}
+			if g.json {
+				return g.printJSON(st)
+			}
+			fmt.Fprintf(g.stdout, "rebuilt index from %d of %d backends: %d buckets, %d versions (%d manifests, %d unreadable)\n",
+				st.Backends-st.BackendsDown, st.Backends, st.Buckets, st.Versions, st.Manifests, st.Unreadable)
+			return nil
+		},
+	})
+	return c
+}
+
+// replaceIndex moves the rebuilt index into place, keeping the old one as
+// index.db.old until the next rebuild.
+func replaceIndex(cfg *config.Config, tmp, path string) error {
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Remove(path + suffix)
+	}
+	if _, err := os.Stat(path); err == nil {
+		if err := os.Rename(path, path+".old"); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Remove(tmp + suffix)
+	}
+	_ = filepath.Dir(cfg.Dir)
+	return nil
+}

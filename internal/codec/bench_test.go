@@ -1,0 +1,84 @@
+package codec
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+)
+
+// benchParams and benchSize are the shape of every codec benchmark: 4+2 with
+// 1 MiB blocks over a 256 MiB object.
+var (
+	benchParams       = Params{K: 4, M: 2, BlockSize: 1 << 20}
+	benchSize   int64 = 256 << 20
+)
+
+// benchShards encodes the benchmark object once, in memory.
+var benchShards = sync.OnceValue(func() [][]byte {
+	n := benchParams.N()
+	bufs := make([]*bytes.Buffer, n)
+	ws := make([]io.Writer, n)
+	for i := range bufs {
+		bufs[i] = bytes.NewBuffer(make([]byte, 0, benchParams.ShardFileSize(benchSize)))
+		ws[i] = bufs[i]
+	}
+	_, err := Encode(context.Background(), benchParams, testKey, testAAD, testVID, newPattern(benchSize, 1), ws, nil)
+	if err != nil {
+		panic(err)
+	}
+	out := make([][]byte, n)
+	for i, b := range bufs {
+		out[i] = b.Bytes()
+	}
+	return out
+})
+
+// benchmarkCodec runs op, which handles benchSize plaintext bytes, b.N times.
+func benchmarkCodec(b *testing.B, op func() error) {
+	b.Helper()
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	ws := make([]io.Writer, benchParams.N())
+	for i := range ws {
+		ws[i] = io.Discard
+	}
+	benchmarkCodec(b, func() error {
+		_, err := Encode(context.Background(), benchParams, testKey, testAAD, testVID, newPattern(benchSize, 1), ws, nil)
+		return err
+	})
+}
+
+func benchmarkDecode(b *testing.B, lost ...int) {
+	shards := benchShards()
+	open := func(_ context.Context, shard int, off, length int64) (io.ReadCloser, error) {
+		for _, l := range lost {
+			if shard == l {
+				return nil, errors.New("lost")
+			}
+		}
+		return io.NopCloser(bytes.NewReader(shards[shard][off : off+length])), nil
+	}
+	d, err := NewDecoder(benchParams, testKey, testAAD, benchSize, open)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkCodec(b, func() error {
+		_, err := d.WriteRange(context.Background(), io.Discard, 0, -1)
+		return err
+	})
+}
+
+func BenchmarkDecodeHealthy(b *testing.B)     { benchmarkDecode(b) }
+func BenchmarkDecodeTwoDataLost(b *testing.B) { benchmarkDecode(b, 0, 1) }

@@ -1,0 +1,342 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/rhizome-data/rhizome/internal/codec"
+	"github.com/rhizome-data/rhizome/internal/index"
+	"github.com/rhizome-data/rhizome/internal/keys"
+	"github.com/rhizome-data/rhizome/internal/manifest"
+	"github.com/rhizome-data/rhizome/internal/placement"
+)
+
+// PutOptions describe the object being written. A nil *PutOptions is fine.
+type PutOptions struct {
+	// Size is the exact length of the body, or -1 (the default when 0 is
+	// not meant: use SizeKnown) when unknown.
+	Size      int64
+	SizeKnown bool
+	// ContentType and Meta are stored in the (encrypted) manifest.
+	ContentType string
+	Meta        map[string]string
+	// Checksums are client-supplied checksums to keep (name -> value).
+	Checksums map[string]string
+	// Identity names the writer (an access key, or "cli").
+	Identity string
+	// Plain, when set, also receives every plaintext byte as it streams
+	// (for profiling and client checksums). An error from it aborts the put.
+	Plain io.Writer
+}
+
+// ObjectInfo describes a stored version.
+type ObjectInfo struct {
+	index.Version
+	Manifest *manifest.Manifest
+	// Protected is false when fewer than k+m shards of some segment were
+	// written: readable, but repair should add the missing shards.
+	Protected bool
+}
+
+// Put stores r as a new version of bucket/key. The version becomes visible
+// only when every written shard and a write quorum of manifest pieces are
+// stored; on any error nothing becomes visible.
+func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, opts *PutOptions) (*ObjectInfo, error) {
+	op := "put " + bucket + "/" + key
+	if opts == nil {
+		opts = &PutOptions{}
+	}
+	if err := ValidKey(key); err != nil {
+		return nil, &Error{Kind: ErrInvalid, Op: op, Err: err}
+	}
+	if _, err := s.idx.Bucket(ctx, bucket); err != nil {
+		return nil, classify(op, err)
+	}
+	vid, t := s.newVersionID()
+	h := blake3.New()
+	plain := io.Writer(h)
+	if opts.Plain != nil {
+		plain = io.MultiWriter(h, opts.Plain)
+	}
+	size := int64(-1)
+	if opts.SizeKnown {
+		size = opts.Size
+		r = &exactReader{r: r, want: size}
+	}
+	seg, err := s.writeSegment(ctx, vid, r, size, plain)
+	if errors.Is(err, ErrBodySize) {
+		return nil, &Error{Kind: ErrInvalid, Op: op, Err: err}
+	}
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	sum := h.Sum(nil)
+	m := &manifest.Manifest{
+		Kind: manifest.KindObject, ID: vid, Bucket: bucket, Key: key, Time: t,
+		Size: seg.Size, ETag: hex.EncodeToString(sum[:16]), ContentHash: hex.EncodeToString(sum),
+		ContentType: opts.ContentType, Meta: opts.Meta, Checksums: opts.Checksums,
+		Segments: []manifest.Segment{seg}, Identity: opts.Identity,
+	}
+	info, err := s.commit(ctx, m)
+	if err != nil {
+		s.deleteSegment(context.WithoutCancel(ctx), seg)
+		return nil, classify(op, err)
+	}
+	return info, nil
+}
+
+// writeSegment encodes r into shards of a new segment named id and writes
+// them to the backends placement picks. It returns once every shard that
+// could be written is durable, or fails if fewer than the write quorum were.
+func (s *Store) writeSegment(ctx context.Context, id string, r io.Reader, size int64, plain io.Writer) (manifest.Segment, error) {
+	n := s.params.N()
+	picks := placement.Pick(s.pb, s.cfg.K, s.cfg.M, s.cfg.Survive, []byte(id), nil)
+	dataKey, err := keys.NewDataKey()
+	if err != nil {
+		return manifest.Segment{}, err
+	}
+	seg := manifest.Segment{
+		ID: id, K: s.cfg.K, M: s.cfg.M, BlockSize: s.params.BlockSize, Key: dataKey,
+		Backends: make([]string, n), Roots: make([][]byte, n),
+	}
+	shardSize := int64(-1)
+	if size >= 0 {
+		shardSize = s.params.ShardFileSize(size)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	writers := make([]io.Writer, n)
+	pipes := make([]*io.PipeWriter, n)
+	putErrs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		if i >= len(picks) {
+			putErrs[i] = fmt.Errorf("no backend available for shard %d", i)
+			continue
+		}
+		pr, pw := io.Pipe()
+		pipes[i], writers[i] = pw, pw
+		b, name := s.backends[picks[i]], shardName(id, i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := b.Put(ctx, name, pr, shardSize)
+			if err != nil {
+				err = fmt.Errorf("shard %d on %s: %w", i, s.pb[picks[i]].Name, err)
+			}
+			putErrs[i] = err
+			// Unblock the encoder if Put gave up early, telling it why.
+			pr.CloseWithError(cmp.Or(err, errShardFailed))
+		}()
+	}
+	res, encErr := codec.Encode(ctx, s.params, keys.Derive(dataKey, "block"), vidAAD(id), vidBytes(id), r, writers,
+		&codec.EncodeOptions{MinShards: s.cfg.WriteQuorum, Plain: plain})
+	for i, pw := range pipes {
+		if pw == nil {
+			continue
+		}
+		if encErr != nil || (res.ShardErrs != nil && res.ShardErrs[i] != nil) {
+			pw.CloseWithError(errAbandoned)
+		} else {
+			pw.Close()
+		}
+	}
+	wg.Wait()
+	if encErr != nil {
+		s.deleteShards(context.WithoutCancel(ctx), seg.ID, picks, putErrs)
+		if errors.Is(encErr, codec.ErrTooFewShards) {
+			var causes []error
+			for _, e := range putErrs {
+				if e != nil && !errors.Is(e, errAbandoned) {
+					causes = append(causes, e)
+				}
+			}
+			return seg, errorf(ErrUnavailable, "", errors.Join(causes...),
+				"%d of %d backends failed; a write needs write_quorum=%d (no version was created)", len(causes), n, s.cfg.WriteQuorum)
+		}
+		return seg, encErr
+	}
+	seg.Size = res.Size
+	ok := 0
+	var failures []error
+	for i := 0; i < n; i++ {
+		if i < len(picks) && putErrs[i] == nil && res.ShardErrs[i] == nil {
+			seg.Backends[i] = s.pb[picks[i]].Name
+			seg.Roots[i] = res.Roots[i][:]
+			ok++
+			continue
+		}
+		e := putErrs[i]
+		if e == nil {
+			e = res.ShardErrs[i]
+		}
+		failures = append(failures, e)
+	}
+	if ok < s.cfg.WriteQuorum {
+		s.deleteShards(context.WithoutCancel(ctx), seg.ID, picks, putErrs)
+		return seg, errorf(ErrUnavailable, "", errors.Join(failures...),
+			"only %d of %d shards stored; need write_quorum=%d (no version was created)", ok, n, s.cfg.WriteQuorum)
+	}
+	if ok < n {
+		s.log.Warn("write under-protected", "segment", id, "shards_written", ok, "shards", n, "err", errors.Join(failures...))
+	}
+	return seg, nil
+}
+
+var (
+	errShardFailed = errors.New("shard write failed")
+	errAbandoned   = errors.New("write abandoned: too few other shards succeeded")
+)
+
+func vidAAD(id string) []byte { b := vidBytes(id); return b[:] }
+
+func (s *Store) deleteShards(ctx context.Context, id string, picks []int, putErrs []error) {
+	for i, p := range picks {
+		if putErrs[i] == nil {
+			_ = s.backends[p].Delete(ctx, shardName(id, i))
+		}
+	}
+}
+
+func (s *Store) deleteSegment(ctx context.Context, seg manifest.Segment) {
+	for i, b := range seg.Backends {
+		if j, ok := s.byName[b]; ok {
+			_ = s.backends[j].Delete(ctx, shardName(seg.ID, i))
+		}
+	}
+}
+
+// commit chains, signs and disperses the manifest, then records it in the
+// index. It is the moment a version becomes visible.
+func (s *Store) commit(ctx context.Context, m *manifest.Manifest) (*ObjectInfo, error) {
+	if m.Kind == manifest.KindObject {
+		if prev, err := s.idx.Latest(ctx, m.Bucket, m.Key, timeZero); err == nil {
+			m.Prev = manifest.Hash(prev.Manifest)
+		}
+	}
+	picks := placement.Pick(s.pb, s.cfg.K, s.cfg.M, s.cfg.Survive, []byte(m.ID), nil)
+	m.Placement = make([]string, len(picks))
+	for i, p := range picks {
+		m.Placement[i] = s.pb[p].Name
+	}
+	env, err := manifest.Encode(m, s.priv)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.writePieces(ctx, m.ID, env, picks); err != nil {
+		return nil, err
+	}
+	v := versionOf(m, env)
+	if m.Kind == manifest.KindObject {
+		if err := s.idx.PutVersion(ctx, v); err != nil {
+			s.deletePieces(context.WithoutCancel(ctx), m.ID, picks)
+			return nil, err
+		}
+	}
+	return &ObjectInfo{Version: v, Manifest: m, Protected: s.protected(m)}, nil
+}
+
+func (s *Store) writePieces(ctx context.Context, vid string, env []byte, picks []int) error {
+	pieces, err := manifest.Seal(env, vidBytes(vid), s.cfg.K, len(picks), s.master)
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(picks))
+	var wg sync.WaitGroup
+	for i, p := range picks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.backends[p].Put(ctx, pieceName(vid, i), bytesReader(pieces[i]), int64(len(pieces[i])))
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, e := range errs {
+		if e == nil {
+			ok++
+		}
+	}
+	quorum := min(s.cfg.WriteQuorum, len(picks))
+	if ok < quorum || ok < s.cfg.K {
+		s.deletePieces(context.WithoutCancel(ctx), vid, picks)
+		return errorf(ErrUnavailable, "", errors.Join(errs...),
+			"only %d of %d manifest pieces stored; need write_quorum=%d (no version was created)", ok, len(picks), quorum)
+	}
+	return nil
+}
+
+func (s *Store) deletePieces(ctx context.Context, vid string, picks []int) {
+	for i, p := range picks {
+		_ = s.backends[p].Delete(ctx, pieceName(vid, i))
+	}
+}
+
+func versionOf(m *manifest.Manifest, env []byte) index.Version {
+	shards := 0
+	for i, seg := range m.Segments {
+		if w := seg.Written(); i == 0 || w < shards {
+			shards = w
+		}
+	}
+	if len(m.Segments) == 0 {
+		shards = len(m.Placement)
+	}
+	return index.Version{
+		Bucket: m.Bucket, Key: m.Key, ID: m.ID, Time: m.Time, Size: m.Size, ETag: m.ETag,
+		DeleteMarker: m.DeleteMarker, Shards: shards, Manifest: env,
+	}
+}
+
+// protected reports whether every segment has all k+m shards.
+func (s *Store) protected(m *manifest.Manifest) bool {
+	for _, seg := range m.Segments {
+		if seg.Written() < seg.K+seg.M {
+			return false
+		}
+	}
+	return true
+}
+
+func manifestHash(env []byte) string { return manifest.Hash(env) }
+
+// ErrBodySize is wrapped (with ErrInvalid) when a body is shorter or longer
+// than the size announced for it.
+var ErrBodySize = errors.New("body size differs from the announced size")
+
+// exactReader fails a body that ends before, or runs past, its announced
+// size, so a truncated upload never becomes a version.
+type exactReader struct {
+	r         io.Reader
+	want, got int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.got == e.want {
+		var one [1]byte
+		n, err := e.r.Read(one[:])
+		if n > 0 {
+			return 0, fmt.Errorf("%w: more than %d bytes", ErrBodySize, e.want)
+		}
+		return 0, err
+	}
+	if int64(len(p)) > e.want-e.got {
+		p = p[:e.want-e.got]
+	}
+	n, err := e.r.Read(p)
+	e.got += int64(n)
+	if err == io.EOF && e.got < e.want {
+		return n, fmt.Errorf("%w: ended after %d of %d bytes", ErrBodySize, e.got, e.want)
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
+}

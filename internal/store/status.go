@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/rhizome-data/rhizome/internal/backend"
+	"github.com/rhizome-data/rhizome/internal/index"
+)
+
+// BackendStatus is what status reports for one backend.
+type BackendStatus struct {
+	Name, Region string
+	Reachable    bool
+	Error        string `json:",omitempty"`
+	Shards       int64
+	ShardBytes   int64
+	Pieces       int64
+	Latency      time.Duration
+}
+
+// Status is the whole store's health.
+type Status struct {
+	Backends     []BackendStatus
+	K, M         int
+	Survives     string
+	Index        index.Stats
+	StoredBytes  int64   // shard and piece bytes on all reachable backends
+	Overhead     float64 // StoredBytes / logical bytes of all versions
+	Protected    int64   // versions with all k+m shards
+	UnderProtect int64   // versions readable but with fewer than k+m shards
+	AtRisk       int64   // versions with exactly k shards
+}
+
+// Status lists every backend (reachable, shards, bytes) and the index's
+// totals. It reads only listings, never shard data.
+func (s *Store) Status(ctx context.Context) (Status, error) {
+	st := Status{K: s.cfg.K, M: s.cfg.M, Survives: s.Survivable(), Backends: make([]BackendStatus, len(s.backends))}
+	var wg sync.WaitGroup
+	for i, b := range s.backends {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bs := BackendStatus{Name: s.pb[i].Name, Region: s.pb[i].Region, Reachable: true}
+			start := time.Now()
+			err := b.List(ctx, "", func(in backend.Info) error {
+				kind, _, _, ok := parseBlobName(in.Name)
+				switch {
+				case ok && kind == "d":
+					bs.Shards++
+					bs.ShardBytes += in.Size
+				case ok && kind == "m":
+					bs.Pieces++
+					bs.ShardBytes += in.Size
+				}
+				return nil
+			})
+			bs.Latency = time.Since(start)
+			if err != nil {
+				bs.Reachable = false
+				bs.Error = err.Error()
+				if errors.Is(err, backend.ErrForbidden) {
+					bs.Error = "credentials refused: " + err.Error()
+				}
+			}
+			st.Backends[i] = bs
+		}()
+	}
+	wg.Wait()
+	is, err := s.idx.Stats(ctx)
+	if err != nil {
+		return st, classify("status", err)
+	}
+	st.Index = is
+	for _, b := range st.Backends {
+		st.StoredBytes += b.ShardBytes
+	}
+	if is.LogicalBytes > 0 {
+		st.Overhead = float64(st.StoredBytes) / float64(is.LogicalBytes)
+	}
+	n := s.cfg.K + s.cfg.M
+	for shards, count := range is.ByShards {
+		switch {
+		case shards >= n:
+			st.Protected += count
+		case shards == s.cfg.K:
+			st.AtRisk += count
+			st.UnderProtect += count
+		default:
+			st.UnderProtect += count
+		}
+	}
+	return st, nil
+}
