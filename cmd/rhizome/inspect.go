@@ -48,7 +48,7 @@ func newStat(g *globals) *cobra.Command {
 			}
 			if g.json {
 				out := objectJSON(info)
-				out["blake3"] = m.ContentHash
+				out["content_hash"] = m.ContentHash
 				out["content_type"] = m.ContentType
 				out["metadata"] = m.Meta
 				out["k"], out["m"] = s.Config().K, s.Config().M
@@ -63,7 +63,7 @@ func newStat(g *globals) *cobra.Command {
 			fmt.Fprintf(tw, "time\t%s\n", info.Time.Format(time.RFC3339Nano))
 			fmt.Fprintf(tw, "size\t%d\n", info.Size)
 			fmt.Fprintf(tw, "etag\t%s\n", info.ETag)
-			fmt.Fprintf(tw, "blake3\t%s\n", m.ContentHash)
+			fmt.Fprintf(tw, "content hash\t%s (HighwayHash-256)\n", m.ContentHash)
 			if m.ContentType != "" {
 				fmt.Fprintf(tw, "content-type\t%s\n", m.ContentType)
 			}

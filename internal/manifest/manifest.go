@@ -41,7 +41,7 @@ type Manifest struct {
 	DeleteMarker bool              `json:"dm,omitempty"`
 	Size         int64             `json:"size"`
 	ETag         string            `json:"etag,omitempty"`
-	ContentHash  string            `json:"blake3,omitempty"` // hex BLAKE3-256 of the plaintext
+	ContentHash  string            `json:"sum,omitempty"` // hex HighwayHash-256 of the plaintext (see store.ContentHash)
 	ContentType  string            `json:"ct,omitempty"`
 	Meta         map[string]string `json:"meta,omitempty"`  // user metadata and standard headers
 	Checksums    map[string]string `json:"sums,omitempty"`  // client checksums, e.g. "CRC32C" -> base64

@@ -9,8 +9,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/zeebo/blake3"
-
 	"github.com/rhizome-data/rhizome/internal/index"
 	"github.com/rhizome-data/rhizome/internal/manifest"
 )
@@ -118,7 +116,7 @@ func (s *Store) PutPart(ctx context.Context, uploadID string, number int, r io.R
 		size = opts.Size
 		r = &exactReader{r: r, want: size}
 	}
-	h := blake3.New()
+	h := newContentHash()
 	plain := io.Writer(h)
 	if opts.Plain != nil {
 		plain = io.MultiWriter(h, opts.Plain)
@@ -221,7 +219,7 @@ func (s *Store) CompleteUpload(ctx context.Context, uploadID string, parts []Com
 	json.Unmarshal(u.Meta, &um)
 	m := &manifest.Manifest{Kind: manifest.KindObject, Bucket: u.Bucket, Key: u.Key,
 		ContentType: um.ContentType, Meta: um.Meta, Checksums: um.Checksums, Identity: identity}
-	etags := blake3.New()
+	etags := newContentHash()
 	used := map[int]bool{}
 	for i, cp := range parts {
 		if i > 0 && cp.Number <= parts[i-1].Number {
