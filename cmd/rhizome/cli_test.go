@@ -606,3 +606,19 @@ func TestBackendsSeeNoNames(t *testing.T) {
 		return nil
 	})
 }
+
+func TestVerifyCatchesAppendedBytes(t *testing.T) {
+	dir := newStore(t)
+	mustRZ(t, dir, randBytes(t, 100<<10), "put", "lake/x", "-")
+	f := shardFile(t, dir, "lake/x", 3)
+	fh, err := os.OpenFile(f, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh.Write([]byte("trailing garbage"))
+	fh.Close()
+	v := rz(t, dir, nil, "verify")
+	if !strings.Contains(v.stdout, "shard 3") || !strings.Contains(v.stdout, "1 damaged") {
+		t.Fatalf("verify does not report a shard with appended bytes:\n%s", v.stdout)
+	}
+}

@@ -133,6 +133,11 @@ func (s *Store) VerifyVersion(ctx context.Context, v index.Version) VerifyResult
 					Err: errors.New("never written (under-protected write)")})
 			}
 		}
+		// The decoder reads only the bytes the format says exist: a shard
+		// file with bytes appended is caught by its size.
+		for _, p := range s.checkShardSizes(ctx, seg, rep) {
+			rr.Problems = append(rr.Problems, p)
+		}
 		res.Problems = append(res.Problems, rr.Problems...)
 		if err != nil {
 			res.Health, res.Err = Unreadable, err
@@ -209,4 +214,23 @@ func (r VerifyResult) String() string {
 		s += "; " + r.Err.Error()
 	}
 	return s
+}
+
+// checkShardSizes stats the shards the decoder found healthy and reports
+// those whose size differs from what the format defines.
+func (s *Store) checkShardSizes(ctx context.Context, seg manifest.Segment, rep codec.Report) []ShardProblem {
+	want := codec.Params{K: seg.K, M: seg.M, BlockSize: seg.BlockSize}.ShardFileSize(seg.Size)
+	var out []ShardProblem
+	for i, name := range seg.Backends {
+		j, ok := s.byName[name]
+		if !ok || (i < len(rep.Shards) && rep.Shards[i] != codec.ShardOK) {
+			continue
+		}
+		st, err := s.backends[j].Stat(ctx, shardName(seg.ID, i))
+		if err == nil && st.Size != want {
+			out = append(out, ShardProblem{Segment: seg.ID, Index: i, Backend: name, State: codec.ShardCorrupt,
+				Err: fmt.Errorf("shard file is %d bytes; the format defines %d", st.Size, want)})
+		}
+	}
+	return out
 }
