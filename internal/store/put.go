@@ -114,7 +114,7 @@ func (s *Store) writeSegment(ctx context.Context, id string, r io.Reader, size i
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	writers := make([]io.Writer, n)
-	pipes := make([]*io.PipeWriter, n)
+	pipes := make([]*handoffWriter, n)
 	putErrs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
@@ -122,7 +122,7 @@ func (s *Store) writeSegment(ctx context.Context, id string, r io.Reader, size i
 			putErrs[i] = fmt.Errorf("no backend available for shard %d", i)
 			continue
 		}
-		pr, pw := io.Pipe()
+		pr, pw := newHandoff()
 		pipes[i], writers[i] = pw, pw
 		b, name := s.backends[picks[i]], shardName(id, i)
 		wg.Add(1)
@@ -241,7 +241,9 @@ func (s *Store) commit(ctx context.Context, m *manifest.Manifest) (*ObjectInfo, 
 			return nil, err
 		}
 	}
-	return &ObjectInfo{Version: v, Manifest: m, Protected: s.protected(m)}, nil
+	info := &ObjectInfo{Version: v, Manifest: m, Protected: s.protected(m)}
+	s.queueUnderProtected(ctx, info)
+	return info, nil
 }
 
 func (s *Store) writePieces(ctx context.Context, vid string, env []byte, picks []int) error {

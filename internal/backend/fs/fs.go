@@ -145,6 +145,13 @@ func (b *Backend) Put(ctx context.Context, name string, r io.Reader, size int64)
 		}
 	}()
 
+	if wt, ok := r.(io.WriterTo); ok {
+		// The source hands over its own buffers: no copy through ours.
+		if err := putFrom(ctx, wt, f, size); err != nil {
+			return fmt.Errorf("fs: put %s: %w", name, err)
+		}
+		return b.commit(ctx, f, tmp, name)
+	}
 	src := backend.ExactReader(r, size)
 	bufp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bufp)
@@ -166,6 +173,12 @@ func (b *Backend) Put(ctx context.Context, name string, r io.Reader, size int64)
 			return fmt.Errorf("fs: put %s: %w", name, rerr)
 		}
 	}
+	return b.commit(ctx, f, tmp, name)
+}
+
+// commit makes a fully written temp file the blob name: sync, close,
+// rename, sync the directories.
+func (b *Backend) commit(ctx context.Context, f *os.File, tmp, name string) error {
 	if !b.noSync {
 		if err := f.Sync(); err != nil {
 			return b.fail("put", name, err)
@@ -499,4 +512,36 @@ func (b *Backend) fail(op, name string, err error) error {
 		kind = backend.ErrUnavailable
 	}
 	return backend.WithKind(werr, kind)
+}
+
+// putFrom writes a WriterTo source to f, holding it to the same contract as
+// the copy loop: the context ends the put, and a known size must match.
+func putFrom(ctx context.Context, src io.WriterTo, f *os.File, size int64) error {
+	cw := &countingWriter{ctx: ctx, w: f, limit: size}
+	if _, err := src.WriteTo(cw); err != nil {
+		return err
+	}
+	if size >= 0 && cw.n != size {
+		return fmt.Errorf("%w: reader ended after %d of %d bytes", io.ErrUnexpectedEOF, cw.n, size)
+	}
+	return nil
+}
+
+type countingWriter struct {
+	ctx   context.Context
+	w     io.Writer
+	n     int64
+	limit int64 // -1: none
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if c.limit >= 0 && c.n+int64(len(p)) > c.limit {
+		return 0, fmt.Errorf("reader yields more than %d bytes", c.limit)
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

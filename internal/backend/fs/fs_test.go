@@ -291,3 +291,39 @@ func TestPermissionDenied(t *testing.T) {
 		t.Errorf("Get from an unreadable directory = %v; want ErrForbidden", err)
 	}
 }
+
+// writerToReader hides everything but Read and WriteTo, as the store's
+// pipe does.
+type writerToReader struct{ r *bytes.Reader }
+
+func (w writerToReader) Read(p []byte) (int, error)          { return w.r.Read(p) }
+func (w writerToReader) WriteTo(d io.Writer) (int64, error) { return w.r.WriteTo(d) }
+
+func TestPutFromWriterTo(t *testing.T) {
+	b, err := New(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("abc"), 100000)
+	if err := b.Put(ctx, "x/y", writerToReader{bytes.NewReader(data)}, int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := b.Get(ctx, "x/y", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatal("content differs")
+	}
+	for _, size := range []int64{int64(len(data)) - 1, int64(len(data)) + 1} {
+		if err := b.Put(ctx, "x/z", writerToReader{bytes.NewReader(data)}, size); err == nil {
+			t.Fatalf("Put with announced size %d of %d bytes succeeded", size, len(data))
+		}
+		if _, err := b.Stat(ctx, "x/z"); err == nil {
+			t.Fatal("a failed Put left a blob")
+		}
+	}
+}
