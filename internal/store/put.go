@@ -242,7 +242,6 @@ func (s *Store) commit(ctx context.Context, m *manifest.Manifest) (*ObjectInfo, 
 		}
 	}
 	info := &ObjectInfo{Version: v, Manifest: m, Protected: s.protected(m)}
-	s.queueUnderProtected(ctx, info)
 	return info, nil
 }
 
