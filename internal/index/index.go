@@ -187,6 +187,8 @@ type Stats struct {
 // are safe for concurrent use.
 type Index interface {
 	Uploads
+	Repairs
+	Guard
 	// CreateBucket records a new bucket, or returns ErrBucketExists.
 	CreateBucket(ctx context.Context, name string, created time.Time) error
 	// DeleteBucket removes an empty bucket. It returns ErrNoSuchBucket, or

@@ -23,8 +23,9 @@ import (
 
 // Kinds of manifest.
 const (
-	KindObject = "object" // a version of a key (or a delete marker)
-	KindBucket = "bucket" // creation or deletion of a bucket
+	KindObject     = "object"     // a version of a key (or a delete marker)
+	KindBucket     = "bucket"     // creation or deletion of a bucket
+	KindCheckpoint = "checkpoint" // a named, hashed state of a prefix
 )
 
 // Format is the manifest payload format written by this package.
@@ -51,6 +52,7 @@ type Manifest struct {
 	Extra        json.RawMessage   `json:"x,omitempty"`     // reserved for later features (profiles)
 	Placement    []string          `json:"place,omitempty"` // backends holding manifest piece i
 	BucketDelete bool              `json:"bdel,omitempty"`  // KindBucket: the bucket was deleted
+	Checkpoint   *Checkpoint       `json:"cp,omitempty"`    // KindCheckpoint
 }
 
 // Segment is a run of the object's bytes stored as one erasure-coded,
@@ -67,6 +69,23 @@ type Segment struct {
 	Key       []byte   `json:"key"`   // data key (the manifest itself is only stored encrypted)
 	Backends  []string `json:"be"`    // backend of shard i; "" = shard not written
 	Roots     [][]byte `json:"roots"` // shard i root hash (codec), nil when not written
+}
+
+// Checkpoint records the state of a prefix at one instant: every key's
+// current version and the hash of its manifest, and one root hash over them.
+type Checkpoint struct {
+	Name    string            `json:"name"`
+	Prefix  string            `json:"prefix,omitempty"`
+	At      time.Time         `json:"at"`
+	Root    string            `json:"root"` // hex SHA-256, see store.CheckpointRoot
+	Entries []CheckpointEntry `json:"entries"`
+}
+
+// CheckpointEntry is one key of a checkpoint.
+type CheckpointEntry struct {
+	Key          string `json:"k"`
+	VersionID    string `json:"v"`
+	ManifestHash string `json:"h"`
 }
 
 // Written returns how many of the segment's shards were stored.
@@ -154,6 +173,10 @@ func (m *Manifest) validate() error {
 	}
 	switch m.Kind {
 	case KindObject, KindBucket:
+	case KindCheckpoint:
+		if m.Checkpoint == nil || m.Checkpoint.Name == "" {
+			return fmt.Errorf("%w: checkpoint without a name", ErrMalformed)
+		}
 	default:
 		return fmt.Errorf("%w: unknown kind %q", ErrMalformed, m.Kind)
 	}

@@ -126,6 +126,13 @@ func (s *Store) RebuildIndex(ctx context.Context, dst index.Index, progress func
 			if err != nil && !errors.Is(err, index.ErrBucketExists) {
 				st.Errors = append(st.Errors, fmt.Errorf("bucket %s: %w", m.Bucket, err))
 			}
+		case manifest.KindCheckpoint:
+			c := m.Checkpoint
+			err := dst.PutCheckpoint(ctx, index.Checkpoint{Name: c.Name, Bucket: m.Bucket, Prefix: c.Prefix, At: c.At,
+				Root: c.Root, Keys: len(c.Entries), Manifest: envs[j]})
+			if err != nil && !errors.Is(err, index.ErrCheckpointExists) {
+				st.Errors = append(st.Errors, fmt.Errorf("checkpoint %s: %w", c.Name, err))
+			}
 		case manifest.KindObject:
 			if _, err := dst.Bucket(ctx, m.Bucket); errors.Is(err, index.ErrNoSuchBucket) {
 				// The bucket's own record is unreadable: recreate it.

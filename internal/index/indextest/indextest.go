@@ -46,6 +46,8 @@ func Run(t *testing.T, open func(t *testing.T) index.Index) {
 		{"ConcurrentSameKey", testConcurrentSameKey},
 		{"ConcurrentHandles", testConcurrentHandles},
 		{"Uploads", testUploads},
+		{"Guard", testGuard},
+		{"Repairs", testRepairs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

@@ -20,6 +20,36 @@ const applicationID = 0x52687a49
 var migrations = []func(ctx context.Context, q querier) error{
 	createSchema,
 	createUploads,
+	createRepairs,
+	createGuard,
+}
+
+// createGuard is schema version 4: checkpoints and guard alerts.
+func createGuard(ctx context.Context, q querier) error {
+	_, err := q.ExecContext(ctx, `
+CREATE TABLE checkpoints (
+	name     TEXT    NOT NULL PRIMARY KEY,
+	bucket   TEXT    NOT NULL,
+	prefix   TEXT    NOT NULL,
+	at       INTEGER NOT NULL,
+	root     TEXT    NOT NULL,
+	keys     INTEGER NOT NULL,
+	manifest BLOB    NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE alerts (
+	id       TEXT    NOT NULL PRIMARY KEY, -- version ID
+	bucket   TEXT    NOT NULL,
+	key      TEXT    NOT NULL,
+	time     INTEGER NOT NULL,
+	mode     TEXT    NOT NULL,
+	state    TEXT    NOT NULL,
+	identity TEXT    NOT NULL,
+	summary  TEXT    NOT NULL,
+	data     BLOB    NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX alerts_by_state ON alerts (state, id);
+`)
+	return err
 }
 
 // createUploads is schema version 2: multipart uploads in progress.
