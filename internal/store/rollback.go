@@ -115,3 +115,13 @@ func (s *Store) infoOf(v index.Version) (*ObjectInfo, error) {
 	}
 	return &ObjectInfo{Version: v, Manifest: m, Protected: s.protected(m)}, nil
 }
+
+// ProfileDiff describes how the profiles of a diff entry's versions differ
+// (rows, columns), or "" when there is nothing to say. Profiles are
+// recorded by the guard.
+func (s *Store) ProfileDiff(e DiffEntry) string {
+	if e.From == nil || e.To == nil {
+		return ""
+	}
+	return s.profileDiff(*e.From, *e.To)
+}
