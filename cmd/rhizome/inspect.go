@@ -221,14 +221,15 @@ func newStatus(g *globals) *cobra.Command {
 				return g.printJSON(st)
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 2, 2, ' ', 0)
-			fmt.Fprintln(tw, "BACKEND\tREGION\tREACHABLE\tSHARDS\tBYTES\tNOTE")
+			fmt.Fprintln(tw, "BACKEND\tREGION\tREACHABLE\tLATENCY\tGET P50/P99\tERRORS\tSHARDS\tBYTES\tNOTE")
 			down := 0
 			for _, b := range st.Backends {
 				reach := "yes"
 				if !b.Reachable {
 					reach, down = "NO", down+1
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", b.Name, b.Region, reach, b.Shards, b.ShardBytes, b.Error)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", b.Name, b.Region, reach,
+					latency(b), getLatency(b), errorRate(b), b.Shards, b.ShardBytes, backendNote(b))
 			}
 			tw.Flush()
 			fmt.Fprintf(g.stdout, "\nerasure: k=%d m=%d, survives %s\n", st.K, st.M, st.Survives)
@@ -236,14 +237,68 @@ func newStatus(g *globals) *cobra.Command {
 				st.Index.Buckets, st.Index.Keys, st.Index.Versions, st.Index.DeleteMarkers)
 			fmt.Fprintf(g.stdout, "logical bytes %d, stored bytes %d, overhead %.2fx (k+m/k = %.2fx)\n",
 				st.Index.LogicalBytes, st.StoredBytes, st.Overhead, float64(st.K+st.M)/float64(st.K))
-			fmt.Fprintf(g.stdout, "protection: %d fully protected, %d under-protected (%d at risk: exactly k shards)\n",
-				st.Protected, st.UnderProtect, st.AtRisk)
+			fmt.Fprintf(g.stdout, "protection: %d fully protected, %d under-protected (%d at risk: exactly k shards), %d unreadable\n",
+				st.Protected, st.UnderProtect, st.AtRisk, st.Unreadable)
+			printMaintenance(g.stdout, st)
 			if down > 0 {
 				fmt.Fprintf(g.stdout, "WARNING: %d backend(s) unreachable; reads use parity while at most %d are down\n", down, st.M)
 			}
 			return nil
 		},
 	}
+}
+
+// latency is a backend's round trip: the median status probe, or the
+// listing when no probe was made.
+func latency(b store.BackendStatus) string {
+	switch {
+	case !b.Reachable:
+		return "-"
+	case b.RoundTrip > 0:
+		return shortDuration(b.RoundTrip)
+	}
+	return shortDuration(b.Latency)
+}
+
+// getLatency is the measured Get time to first byte, p50/p99.
+func getLatency(b store.BackendStatus) string {
+	if b.GetP50 == 0 && b.GetP99 == 0 {
+		return "-"
+	}
+	return shortDuration(b.GetP50) + "/" + shortDuration(b.GetP99)
+}
+
+// errorRate is the share of recent calls that failed.
+func errorRate(b store.BackendStatus) string {
+	if b.RecentCalls == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*b.ErrorRate)
+}
+
+func backendNote(b store.BackendStatus) string {
+	switch {
+	case b.Error != "":
+		return b.Error
+	case b.Stalled:
+		return "stalled: Gets hang; reads hedge to other shards"
+	case b.Failing:
+		return "failing: Gets fail; reads use other shards"
+	}
+	return ""
+}
+
+// shortDuration rounds d to two or three significant digits.
+func shortDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < 10*time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
 }
 
 func newIndex(g *globals) *cobra.Command {

@@ -62,7 +62,8 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log details to stderr")
 	root.AddCommand(
 		newInit(g), newPut(g), newGet(g), newLs(g), newRm(g), newVersions(g), newStat(g),
-		newVerify(g), newStatus(g), newIndex(g), newMb(g), newRb(g), newGC(g), newCheckpoint(g), newDiff(g), newRollback(g),
+		newVerify(g), newStatus(g), newIndex(g), newMb(g), newRb(g), newGC(g), newCheckpoint(g), newDiff(g), newRollback(g), newGuard(g), newServe(g),
+		newScrub(g), newRepair(g), newBackendCmd(g),
 	)
 	return root
 }

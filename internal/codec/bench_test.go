@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 // benchParams and benchSize are the shape of every codec benchmark: 4+2 with
@@ -67,17 +69,22 @@ func BenchmarkEncode(b *testing.B) {
 	})
 }
 
-func benchmarkDecode(b *testing.B, lost ...int) {
+// benchmarkDecode reads the benchmark object with the lost shards failing
+// to open and the stalled ones hanging at open until cancelled, passing
+// opts to NewDecoder.
+func benchmarkDecode(b *testing.B, lost, stalled []int, opts ...DecoderOption) {
 	shards := benchShards()
-	open := func(_ context.Context, shard int, off, length int64) (io.ReadCloser, error) {
-		for _, l := range lost {
-			if shard == l {
-				return nil, errors.New("lost")
-			}
+	open := func(ctx context.Context, shard int, off, length int64) (io.ReadCloser, error) {
+		if slices.Contains(lost, shard) {
+			return nil, errors.New("lost")
+		}
+		if slices.Contains(stalled, shard) {
+			<-ctx.Done()
+			return nil, ctx.Err()
 		}
 		return io.NopCloser(bytes.NewReader(shards[shard][off : off+length])), nil
 	}
-	d, err := NewDecoder(benchParams, testKey, testAAD, benchSize, open)
+	d, err := NewDecoder(benchParams, testKey, testAAD, benchSize, open, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,5 +94,12 @@ func benchmarkDecode(b *testing.B, lost ...int) {
 	})
 }
 
-func BenchmarkDecodeHealthy(b *testing.B)     { benchmarkDecode(b) }
-func BenchmarkDecodeTwoDataLost(b *testing.B) { benchmarkDecode(b, 0, 1) }
+// benchHedge hedges after 20ms, the store's floor.
+var benchHedge = WithHedge(func(int) time.Duration { return 20 * time.Millisecond })
+
+func BenchmarkDecodeHealthy(b *testing.B)       { benchmarkDecode(b, nil, nil) }
+func BenchmarkDecodeTwoDataLost(b *testing.B)   { benchmarkDecode(b, []int{0, 1}, nil) }
+func BenchmarkDecodeHedgedHealthy(b *testing.B) { benchmarkDecode(b, nil, nil, benchHedge) }
+func BenchmarkDecodeHedgedTwoStalled(b *testing.B) {
+	benchmarkDecode(b, nil, []int{0, 1}, benchHedge)
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Errors of Decoder methods. Per-shard errors in a Report wrap one of
@@ -34,6 +35,10 @@ var (
 	// ErrRootMismatch means the block checksums of a shard do not hash to
 	// the root given to Verify.
 	ErrRootMismatch = errors.New("codec: root mismatch")
+	// ErrSlow means a shard kept a block waiting past its hedge delay and
+	// another shard delivered that block first, so its read was cancelled
+	// (see WithHedge). Nothing is known to be wrong with its bytes.
+	ErrSlow = errors.New("codec: shard too slow")
 )
 
 // ShardState says what a decode found out about one shard.
@@ -49,6 +54,10 @@ const (
 	// ShardCorrupt: the shard was read but its bytes are wrong: checksum,
 	// header, size, root or authenticated content.
 	ShardCorrupt
+	// ShardSlow: the shard kept a block waiting past its hedge delay and
+	// lost the race to another shard; its read was cancelled. Its bytes
+	// are not suspect, so a slow shard does not make a read Degraded.
+	ShardSlow
 )
 
 func (s ShardState) String() string {
@@ -61,6 +70,8 @@ func (s ShardState) String() string {
 		return "unavailable"
 	case ShardCorrupt:
 		return "corrupt"
+	case ShardSlow:
+		return "slow"
 	}
 	return fmt.Sprintf("ShardState(%d)", uint8(s))
 }
@@ -71,7 +82,10 @@ type Report struct {
 	// should queue the object for repair.
 	Degraded bool
 	Shards   []ShardState // len K+M
-	Errs     []error      // len K+M; why a shard is Unavailable or Corrupt
+	Errs     []error      // len K+M; why a shard is Unavailable, Corrupt or Slow
+	// Hedges counts the shards started because another kept a block
+	// waiting past its hedge delay.
+	Hedges int
 }
 
 // Opener returns a reader over bytes [off, off+length) of shard's file. The
@@ -89,11 +103,30 @@ type Decoder struct {
 	size   int64
 	blocks int64
 	open   Opener
+	hedge  func(shard int) time.Duration
+}
+
+// A DecoderOption tunes a Decoder.
+type DecoderOption func(*Decoder)
+
+// WithHedge makes WriteRange hedge slow shards. delay(j) is how long shard
+// j may keep the oldest block still being read waiting, since it last
+// delivered a block or was given one to read, before the next unused shard
+// is started at that block; whichever K shards deliver it first are used
+// and the others are cancelled, the slow one reported ShardSlow. When no
+// other shard has delivered that block yet (all are slow, or K is 1), the
+// wait is three times delay(j). delay is asked at most once per shard and
+// WriteRange call; a result <= 0 hedges the shard as soon as it keeps a
+// block waiting. Without WithHedge a shard is only replaced when it fails.
+//
+// Verify reads every shard anyway and never hedges.
+func WithHedge(delay func(shard int) time.Duration) DecoderOption {
+	return func(d *Decoder) { d.hedge = delay }
 }
 
 // NewDecoder returns a Decoder for an object of size plaintext bytes that
 // Encode wrote with p, key and aad. open fetches shard bytes.
-func NewDecoder(p Params, key, aad []byte, size int64, open Opener) (*Decoder, error) {
+func NewDecoder(p Params, key, aad []byte, size int64, open Opener, opts ...DecoderOption) (*Decoder, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -111,7 +144,7 @@ func NewDecoder(p Params, key, aad []byte, size int64, open Opener) (*Decoder, e
 	if err != nil {
 		return nil, err
 	}
-	return &Decoder{
+	d := &Decoder{
 		p:      p,
 		c:      c,
 		aead:   aead,
@@ -119,7 +152,11 @@ func NewDecoder(p Params, key, aad []byte, size int64, open Opener) (*Decoder, e
 		size:   size,
 		blocks: p.Blocks(size),
 		open:   open,
-	}, nil
+	}
+	for _, o := range opts {
+		o(d)
+	}
+	return d, nil
 }
 
 // Size returns the plaintext size of the object.
@@ -137,6 +174,10 @@ func (d *Decoder) Size() int64 { return d.size }
 //
 // A zero-length range reads nothing, except that a read of a whole empty
 // object reads its one block, so that even an empty object authenticates.
+//
+// With WithHedge, a shard that keeps a block waiting too long is raced by
+// another and cancelled if it loses, so one hanging backend does not stall
+// the read.
 //
 // Memory is bounded by a small window of blocks whatever the range. Shards
 // are read concurrently, each with a little read-ahead, and blocks are

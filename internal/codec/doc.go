@@ -37,6 +37,11 @@
 //     truncated or extended blocks. Such a block is decoded from other
 //     K-subsets of the shards, and the shard that disagrees is reported.
 //     Bytes that did not authenticate are never returned (G5).
+//   - With WithHedge, a shard that keeps a block waiting past its hedge
+//     delay is raced by a spare shard and cancelled if it loses, so a
+//     hanging backend delays a read by about one hedge delay, not until a
+//     timeout. The codec knows nothing of backends: the caller derives the
+//     delays from what it measured.
 //   - Memory is bounded by a few blocks in flight, whatever the object size;
 //     blocks are sealed and opened in parallel.
 //   - Encoding is deterministic, so a lost shard can be rebuilt bit for bit.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/zeebo/blake3"
 )
@@ -21,6 +22,11 @@ import (
 //	submitted (reconstruct + open by a worker) -> decoded -> written out
 //
 // with outNext <= decodeNext <= dispatchNext marking the three frontiers.
+//
+// A shard is active while it is streamed for upcoming blocks. At most K are
+// active, except while a hedge races a slow shard (hedge.go); a shard that
+// stopped being active without failing may be started again once its
+// reader has ended.
 type run struct {
 	d      *Decoder
 	ctx    context.Context
@@ -33,7 +39,9 @@ type run struct {
 	state   []ShardState // the report
 	errs    []error
 	active  []bool         // shard is being streamed for upcoming blocks
-	started []bool         // shard has had a stream reader (never twice)
+	nactive int            // active shards
+	started []bool         // shard has had a stream reader
+	live    []bool         // shard's latest reader has not ended
 	readers []*shardReader // by shard
 	ring    []*slot        // slot of block b at (b-b0) % win
 	free    []*slot        // slots to reuse
@@ -42,6 +50,8 @@ type run struct {
 	wg      sync.WaitGroup // readers and workers
 
 	dispatchNext, decodeNext, outNext int64
+
+	h *hedging // nil unless hedging
 }
 
 type verifyArgs struct {
@@ -54,8 +64,8 @@ type shardReader struct {
 	cancel context.CancelFunc
 }
 
-// event reports one shard read of a slot (shard >= 0) or a decoded slot
-// (shard == -1).
+// event reports one shard read of a slot (shard >= 0), a decoded slot
+// (shard == -1), or the end of shard's reader (s == nil).
 type event struct {
 	s     *slot
 	shard int
@@ -118,7 +128,7 @@ func (d *Decoder) newRun(ctx context.Context, b0, b1 int64, out func(int64, []by
 	n := d.p.N()
 	win := int(min(int64(window()), b1-b0+1))
 	ctx, cancel := context.WithCancel(ctx)
-	return &run{
+	r := &run{
 		d:       d,
 		ctx:     ctx,
 		cancel:  cancel,
@@ -131,21 +141,31 @@ func (d *Decoder) newRun(ctx context.Context, b0, b1 int64, out func(int64, []by
 		errs:    make([]error, n),
 		active:  make([]bool, n),
 		started: make([]bool, n),
+		live:    make([]bool, n),
 		readers: make([]*shardReader, n),
 		ring:    make([]*slot, win),
-		events:  make(chan event, win*(n+1)),
-		work:    make(chan *slot, win),
+		// Per slot, at most one event per shard and its decode; per shard,
+		// one reader end (a shard restarts only after its end is seen).
+		events: make(chan event, win*(n+1)+n),
+		work:   make(chan *slot, win),
 
 		dispatchNext: b0,
 		decodeNext:   b0,
 		outNext:      b0,
 	}
+	if d.hedge != nil && v == nil {
+		r.h = newHedging(n)
+	}
+	return r
 }
 
 func (r *run) run() (Report, error) {
 	err := r.loop()
 	r.shutdown()
 	rep := Report{Shards: r.state, Errs: r.errs}
+	if r.h != nil {
+		rep.Hedges = r.h.count
+	}
 	for _, st := range r.state {
 		if st == ShardUnavailable || st == ShardCorrupt {
 			rep.Degraded = true
@@ -187,9 +207,14 @@ func (r *run) loop() error {
 		if progressed {
 			continue
 		}
+		var wake <-chan time.Time
+		if r.h != nil {
+			wake = r.checkHedges()
+		}
 		select {
 		case ev := <-r.events:
 			r.handle(ev)
+		case <-wake:
 		case <-r.ctx.Done():
 			return r.ctx.Err()
 		}
@@ -199,6 +224,9 @@ func (r *run) loop() error {
 // shutdown stops every goroutine of the run and returns its slots.
 func (r *run) shutdown() {
 	r.cancel()
+	if r.h != nil && r.h.timer != nil {
+		r.h.timer.Stop()
+	}
 	for j, sr := range r.readers {
 		if sr != nil && r.active[j] {
 			r.active[j] = false
@@ -262,6 +290,9 @@ func (r *run) fill() {
 func (r *run) assign(s *slot, j int) {
 	s.st[j] = rsPending
 	s.outstanding++
+	if r.h != nil {
+		r.h.assigned(j)
+	}
 	r.readers[j].ch <- s
 }
 
@@ -270,9 +301,10 @@ func (r *run) assign(s *slot, j int) {
 func (r *run) startReader(j int, from int64) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	sr := &shardReader{ch: make(chan *slot, r.win), cancel: cancel}
-	r.readers[j], r.active[j], r.started[j] = sr, true, true
-	if r.state[j] == ShardUnused {
-		r.state[j] = ShardOK
+	r.readers[j], r.active[j], r.started[j], r.live[j] = sr, true, true, true
+	r.nactive++
+	if r.h != nil {
+		r.h.rival[j] = -1
 	}
 	r.wg.Go(func() { r.readShard(ctx, j, from, sr.ch) })
 	for b := from; b < r.dispatchNext; b++ {
@@ -283,16 +315,30 @@ func (r *run) startReader(j int, from int64) {
 // handle applies one event.
 func (r *run) handle(ev event) {
 	s := ev.s
-	if ev.shard < 0 {
+	switch {
+	case s == nil:
+		r.live[ev.shard] = false
+		r.refill(r.decodeNext)
+		return
+	case ev.shard < 0:
 		s.done = true
 		return
 	}
 	s.outstanding--
+	if r.h != nil {
+		r.h.pend[ev.shard]--
+	}
 	if s.st[ev.shard] != rsPending {
 		return // dropped shard
 	}
 	if ev.err == nil {
 		s.st[ev.shard] = rsOK
+		if r.state[ev.shard] == ShardUnused {
+			r.state[ev.shard] = ShardOK
+		}
+		if r.h != nil {
+			r.h.delivered(ev.shard)
+		}
 		return
 	}
 	s.st[ev.shard] = rsFailed
@@ -300,16 +346,25 @@ func (r *run) handle(ev event) {
 }
 
 // fail records that shard j is Unavailable or Corrupt, stops using it from
-// block from on and, when reading a range, starts the next unused shard in
-// its place.
+// block from on and, when reading a range, starts a spare in its place.
 func (r *run) fail(j int, st ShardState, err error, from int64) {
-	if r.state[j] != ShardUnavailable && r.state[j] != ShardCorrupt {
+	if !failed(r.state[j]) {
 		r.state[j], r.errs[j] = st, err
 	}
 	if !r.active[j] {
 		return
 	}
+	r.stop(j, from)
+	r.refill(max(from, r.decodeNext))
+}
+
+func failed(st ShardState) bool { return st == ShardUnavailable || st == ShardCorrupt }
+
+// stop ends shard j's stream and drops its reads from block from on. Its
+// reader reports what it was asked for and ends soon after.
+func (r *run) stop(j int, from int64) {
 	r.active[j] = false
+	r.nactive--
 	sr := r.readers[j]
 	close(sr.ch)
 	sr.cancel()
@@ -318,15 +373,55 @@ func (r *run) fail(j int, st ShardState, err error, from int64) {
 			s.st[j] = rsDropped
 		}
 	}
+}
+
+// refill starts spare shards from block from on while fewer than K are
+// active, when reading a range (Verify reads every shard already).
+func (r *run) refill(from int64) {
 	if r.verify != nil {
-		return // Verify reads every shard already
+		return
 	}
-	for k := range r.d.p.N() { // data shards first, then parity
-		if !r.started[k] && r.state[k] != ShardUnavailable && r.state[k] != ShardCorrupt {
-			r.startReader(k, max(from, r.decodeNext))
+	for r.nactive < r.d.p.K {
+		k := r.spare()
+		if k < 0 {
 			return
 		}
+		r.startReader(k, from)
 	}
+}
+
+// spare returns the shard to start next, or -1: an unread shard, data
+// shards first, then parity; else one that stopped without failing and
+// whose reader has ended, those found slow last.
+func (r *run) spare() int {
+	best, rank := -1, 3
+	for k := range r.d.p.N() {
+		if r.active[k] || r.live[k] || failed(r.state[k]) {
+			continue
+		}
+		rk := 0
+		switch {
+		case r.state[k] == ShardSlow:
+			rk = 2
+		case r.started[k]:
+			rk = 1
+		}
+		if rk < rank {
+			best, rank = k, rk
+		}
+	}
+	return best
+}
+
+// restartable reports whether a shard that stopped without failing is
+// still ending: once it has, refill can start it again.
+func (r *run) restartable() bool {
+	for k := range r.d.p.N() {
+		if r.live[k] && !r.active[k] && !failed(r.state[k]) {
+			return true
+		}
+	}
+	return false
 }
 
 // advanceDecode submits, in order, the blocks whose reads are all reported.
@@ -334,6 +429,9 @@ func (r *run) advanceDecode() error {
 	p := r.d.p
 	for r.decodeNext < r.dispatchNext {
 		s := r.slot(r.decodeNext)
+		if r.h != nil && r.nactive > p.K {
+			r.settle(s)
+		}
 		if s.outstanding > 0 {
 			return nil
 		}
@@ -345,6 +443,9 @@ func (r *run) advanceDecode() error {
 			}
 		}
 		if ok < p.K {
+			if r.restartable() {
+				return nil // refill starts it once its reader ends
+			}
 			return fmt.Errorf("%w: have %d, need %d for block %d: %w",
 				ErrTooFewShards, ok, p.K, s.block, errors.Join(r.errs...))
 		}
@@ -398,6 +499,7 @@ func (r *run) readShard(ctx context.Context, j int, from int64, ch <-chan *slot)
 		if rc != nil {
 			rc.Close()
 		}
+		r.events <- event{shard: j}
 	}()
 	for s := range ch {
 		ev := event{s: s, shard: j}
@@ -577,8 +679,9 @@ func (r *run) decode(s *slot, ws *scratch) {
 const maxSubsets = 1 << 12
 
 // recover decodes a block that failed authentication: it reads the block
-// from every shard not known bad, tries K-subsets of the intact ones until
-// one authenticates, and marks Corrupt every shard that disagrees with it.
+// from every shard not known bad (nor found slow: it may hang), tries
+// K-subsets of the intact ones until one authenticates, and marks Corrupt
+// every shard that disagrees with it.
 func (r *run) recover(s *slot) ([]byte, error) {
 	p, rs := r.d.p, r.d.c.rs
 	S, sealed := s.s, s.l+Overhead
@@ -589,7 +692,7 @@ func (r *run) recover(s *slot) ([]byte, error) {
 	errs := make([]error, p.N())
 	var wg sync.WaitGroup
 	for j := range p.N() {
-		if r.state[j] == ShardUnavailable || r.state[j] == ShardCorrupt {
+		if failed(r.state[j]) || r.state[j] == ShardSlow {
 			continue
 		}
 		wg.Go(func() { bufs[j], states[j], errs[j] = r.readOne(j, s.block, off, S) })

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -33,11 +34,18 @@ type Config struct {
 	WriteQuorum int    `yaml:"write_quorum,omitempty"`
 	// RetentionDays is how long every version is kept before it may be
 	// removed by version ID (default 30).
-	RetentionDays int       `yaml:"retention_days,omitempty"`
+	RetentionDays int `yaml:"retention_days,omitempty"`
+	// ScrubRate caps the bytes per second the background scrub of
+	// `rhizome serve` reads (e.g. "50MiB"); 0 means no cap.
+	ScrubRate Size `yaml:"scrub_rate,omitempty"`
+	// ScrubInterval is the time between the starts of two background
+	// scrubs, as a Go duration (default 168h: weekly); "off" disables it.
+	ScrubInterval string    `yaml:"scrub_interval,omitempty"`
 	Index         Index     `yaml:"index,omitempty"`
 	Keys          Keys      `yaml:"keys,omitempty"`
 	Backends      []Backend `yaml:"backends"`
 	Server        Server    `yaml:"server,omitempty"`
+	Guard         Guard     `yaml:"guard,omitempty"`
 
 	// Dir is the store directory relative paths are resolved against.
 	Dir string `yaml:"-"`
@@ -61,6 +69,13 @@ type Server struct {
 	TLSCert string `yaml:"tls_cert,omitempty"`
 	TLSKey  string `yaml:"tls_key,omitempty"`
 	Users   []User `yaml:"users,omitempty"`
+	// Domains enable virtual-hosted-style requests (BUCKET.DOMAIN).
+	Domains []string `yaml:"domains,omitempty"`
+	// Region is what GetBucketLocation reports (default us-east-1).
+	Region string `yaml:"region,omitempty"`
+	// UploadExpiry is how long an unfinished multipart upload is kept
+	// before it is cleaned up, as a Go duration (default 24h).
+	UploadExpiry string `yaml:"upload_expiry,omitempty"`
 }
 
 // User is one S3 identity. Secrets come from the environment or a file,
@@ -213,6 +228,15 @@ func (c *Config) Check() (warnings []string, err error) {
 	if c.RetentionDays < 0 {
 		return nil, fmt.Errorf("%w: retention_days %d; must be 1 or more", ErrInvalid, c.RetentionDays)
 	}
+	if c.ScrubRate < 0 {
+		return nil, fmt.Errorf("%w: scrub_rate %d; must be 0 (no cap) or a byte rate such as 50MiB", ErrInvalid, c.ScrubRate)
+	}
+	if _, _, err := c.Scrub(); err != nil {
+		return nil, err
+	}
+	if err := c.Guard.check(); err != nil {
+		return nil, err
+	}
 	if c.Index.Type == "" {
 		c.Index.Type = "sqlite"
 	}
@@ -286,4 +310,26 @@ func (c *Config) Write() error {
 		return fmt.Errorf("config: %w", err)
 	}
 	return os.Rename(tmp, path)
+}
+
+// DefaultScrubInterval is the time between background scrubs when the
+// config does not say.
+const DefaultScrubInterval = 7 * 24 * time.Hour
+
+// Scrub returns the background scrub settings: the interval between
+// scrubs (0 when scrub_interval is "off") and the read rate cap in bytes
+// per second (0: none).
+func (c *Config) Scrub() (every time.Duration, rate int64, err error) {
+	switch c.ScrubInterval {
+	case "":
+		every = DefaultScrubInterval
+	case "off":
+		every = 0
+	default:
+		every, err = time.ParseDuration(c.ScrubInterval)
+		if err != nil || every <= 0 {
+			return 0, 0, fmt.Errorf("%w: scrub_interval %q; use a Go duration such as 168h, or off", ErrInvalid, c.ScrubInterval)
+		}
+	}
+	return every, int64(c.ScrubRate), nil
 }

@@ -26,6 +26,7 @@ const (
 	KindObject     = "object"     // a version of a key (or a delete marker)
 	KindBucket     = "bucket"     // creation or deletion of a bucket
 	KindCheckpoint = "checkpoint" // a named, hashed state of a prefix
+	KindReview     = "review"     // a decision on a quarantined version
 )
 
 // Format is the manifest payload format written by this package.
@@ -44,15 +45,19 @@ type Manifest struct {
 	ETag         string            `json:"etag,omitempty"`
 	ContentHash  string            `json:"sum,omitempty"` // hex HighwayHash-256 of the plaintext (see store.ContentHash)
 	ContentType  string            `json:"ct,omitempty"`
-	Meta         map[string]string `json:"meta,omitempty"`  // user metadata and standard headers
-	Checksums    map[string]string `json:"sums,omitempty"`  // client checksums, e.g. "CRC32C" -> base64
-	Segments     []Segment         `json:"seg,omitempty"`   // the bytes, in order
-	Prev         string            `json:"prev,omitempty"`  // hex SHA-256 of the previous version's envelope of this key
-	Identity     string            `json:"who,omitempty"`   // who wrote it (access key or "cli")
-	Extra        json.RawMessage   `json:"x,omitempty"`     // reserved for later features (profiles)
-	Placement    []string          `json:"place,omitempty"` // backends holding manifest piece i
-	BucketDelete bool              `json:"bdel,omitempty"`  // KindBucket: the bucket was deleted
-	Checkpoint   *Checkpoint       `json:"cp,omitempty"`    // KindCheckpoint
+	Meta         map[string]string `json:"meta,omitempty"`   // user metadata and standard headers
+	Checksums    map[string]string `json:"sums,omitempty"`   // client checksums, e.g. "CRC32C" -> base64
+	Segments     []Segment         `json:"seg,omitempty"`    // the bytes, in order
+	Prev         string            `json:"prev,omitempty"`   // hex SHA-256 of the previous version's envelope of this key
+	Identity     string            `json:"who,omitempty"`    // who wrote it (access key or "cli")
+	Extra        json.RawMessage   `json:"x,omitempty"`      // reserved for later features (profiles)
+	Placement    []string          `json:"place,omitempty"`  // backends holding manifest piece i
+	BucketDelete bool              `json:"bdel,omitempty"`   // KindBucket: the bucket was deleted
+	Checkpoint   *Checkpoint       `json:"cp,omitempty"`     // KindCheckpoint
+	Review       *Review           `json:"review,omitempty"` // KindReview
+	// Quarantine is set when the guard held the version back at write
+	// time: readers keep the previous version until a review approves it.
+	Quarantine bool `json:"quar,omitempty"`
 }
 
 // Segment is a run of the object's bytes stored as one erasure-coded,
@@ -79,6 +84,12 @@ type Checkpoint struct {
 	At      time.Time         `json:"at"`
 	Root    string            `json:"root"` // hex SHA-256, see store.CheckpointRoot
 	Entries []CheckpointEntry `json:"entries"`
+}
+
+// Review is a decision on a quarantined version.
+type Review struct {
+	VersionID string `json:"v"`
+	Decision  string `json:"decision"` // approved or rejected
 }
 
 // CheckpointEntry is one key of a checkpoint.
@@ -173,6 +184,10 @@ func (m *Manifest) validate() error {
 	}
 	switch m.Kind {
 	case KindObject, KindBucket:
+	case KindReview:
+		if m.Review == nil || len(m.Review.VersionID) != 32 {
+			return fmt.Errorf("%w: review without a version", ErrMalformed)
+		}
 	case KindCheckpoint:
 		if m.Checkpoint == nil || m.Checkpoint.Name == "" {
 			return fmt.Errorf("%w: checkpoint without a name", ErrMalformed)

@@ -3,16 +3,23 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/rhizome-data/rhizome/internal/config"
 )
 
 // benchStore opens a default 4+2 store on fs backends under
 // $RHIZOME_BENCH_DIR (default: a temp dir; use /dev/shm to measure CPU).
-func benchStore(b *testing.B) *Store {
+func benchStore(b *testing.B) *Store { return benchStoreGuard(b, true) }
+
+func benchStoreGuard(b *testing.B, guardOn bool) *Store {
 	b.Helper()
 	parent := os.Getenv("RHIZOME_BENCH_DIR")
 	dir, err := os.MkdirTemp(parent, "rhizome-bench")
@@ -21,6 +28,7 @@ func benchStore(b *testing.B) *Store {
 	}
 	b.Cleanup(func() { os.RemoveAll(dir) })
 	cfg := config.Default(dir)
+	cfg.Guard.Off = !guardOn
 	for i := range cfg.Backends {
 		cfg.Backends[i].NoSync = parent == "/dev/shm"
 		os.MkdirAll(cfg.Resolve(cfg.Backends[i].Path), 0o755)
@@ -68,3 +76,79 @@ func benchmarkPutGet(b *testing.B, size int) {
 
 func BenchmarkPutGet64MiB(b *testing.B)  { benchmarkPutGet(b, 64<<20) }
 func BenchmarkPutGet256MiB(b *testing.B) { benchmarkPutGet(b, 256<<20) }
+
+// BenchmarkPutGuard measures PUT with the guard off and on, side by side,
+// for binary, CSV and Parquet objects (the guard's cost target: at most 15%
+// for 64 MiB binary objects, 35% for CSV and Parquet).
+func BenchmarkPutGuard(b *testing.B) {
+	inputs := []struct {
+		name, key string
+		data      func() []byte
+	}{
+		{"binary64MiB", "bin/x.bin", func() []byte {
+			d := make([]byte, 64<<20)
+			rand.Read(d)
+			return d
+		}},
+		{"csv64MiB", "tab/x.csv", func() []byte { return benchCSV(64 << 20) }},
+		{"parquet", "tab/x.parquet", benchParquet},
+	}
+	for _, in := range inputs {
+		b.Run(in.name, func(b *testing.B) {
+			data := in.data()
+			runtime.GC()
+			for _, on := range []bool{false, true} {
+				benchmarkPutGuard(b, on, in.key, data)
+			}
+		})
+	}
+}
+
+func benchmarkPutGuard(b *testing.B, on bool, key string, data []byte) {
+	name := "guard=off"
+	if on {
+		name = "guard=on"
+	}
+	b.Run(name, func(b *testing.B) {
+		s := benchStoreGuard(b, on)
+		ctx := context.Background()
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := s.Put(ctx, "bench", key, bytes.NewReader(data), &PutOptions{Size: int64(len(data)), SizeKnown: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func benchCSV(size int) []byte {
+	var buf bytes.Buffer
+	buf.WriteString("id,carat,cut,color,price,x,y,z\n")
+	cuts := []string{"Ideal", "Premium", "Good", "Very Good", "Fair"}
+	for i := 0; buf.Len() < size; i++ {
+		fmt.Fprintf(&buf, "%d,%.2f,%s,%c,%d,%.2f,%.2f,%.2f\n", i, 0.2+float64(i%300)/100, cuts[i%5], 'D'+rune(i%7), 300+i%18000, 3+float64(i%500)/100, 3+float64(i%480)/100, 2+float64(i%300)/100)
+	}
+	return buf.Bytes()
+}
+
+type benchRow struct {
+	ID    int64   `parquet:"id"`
+	Carat float64 `parquet:"carat"`
+	Cut   string  `parquet:"cut"`
+	Price int64   `parquet:"price"`
+}
+
+func benchParquet() []byte {
+	rows := make([]benchRow, 1_000_000)
+	cuts := []string{"Ideal", "Premium", "Good", "Very Good", "Fair"}
+	for i := range rows {
+		rows[i] = benchRow{int64(i), 0.2 + float64(i%300)/100, cuts[i%5], int64(300 + i%18000)}
+	}
+	var buf bytes.Buffer
+	if err := parquet.Write(&buf, rows); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}

@@ -37,8 +37,27 @@ func (s *Store) Copy(ctx context.Context, src *ObjectInfo, dstBucket, dstKey str
 			m.Checksums = opts.Checksums
 		}
 	}
+	var gw *guardWrite
+	if opts == nil || !opts.SkipGuard {
+		gw = s.guardStart(dstBucket, dstKey, m.Identity, false, 0)
+	}
+	rec, err := s.judge(ctx, gw, false)
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil {
+		// The bytes are the source's: so is their profile.
+		if src := guardRecordOf(sm); src != nil {
+			rec.Profile = src.Profile
+		}
+		m.Extra, m.Quarantine = rec.extra(), rec.quarantine()
+	}
 	info, err := s.commit(ctx, m)
-	return info, classify(op, err)
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	s.afterCommit(ctx, gw, rec, info)
+	return info, nil
 }
 
 // ErrRetention is wrapped (with ErrForbidden) when a version is still

@@ -76,6 +76,7 @@ func (s *Store) Read(ctx context.Context, info *ObjectInfo, w io.Writer, off, le
 	}
 	if rep.Degraded {
 		s.log.Warn("degraded read", "bucket", m.Bucket, "key", m.Key, "version", m.ID, "problems", len(rep.Problems))
+		s.queueRepair(ctx, m, rep)
 	}
 	return rep, nil
 }
@@ -124,5 +125,5 @@ func (s *Store) decoder(seg manifest.Segment) (*codec.Decoder, error) {
 		}
 		return s.backends[j].Get(ctx, shardName(seg.ID, shard), off, length)
 	}
-	return codec.NewDecoder(p, keys.Derive(seg.Key, "block"), vidAAD(seg.ID), seg.Size, open)
+	return codec.NewDecoder(p, keys.Derive(seg.Key, "block"), vidAAD(seg.ID), seg.Size, open, s.hedgeOption(seg))
 }

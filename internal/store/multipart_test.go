@@ -26,8 +26,8 @@ func TestMultipartUpload(t *testing.T) {
 		}
 		return p
 	}
-	e1 := put(1, random(MinPartSize)) // replaced below
-	e1 = put(1, p1)
+	put(1, random(MinPartSize)) // replaced below
+	e1 := put(1, p1)
 	e2, e3 := put(2, p2), put(3, p3)
 	put(4, random(10)) // uploaded but not listed: discarded on completion
 

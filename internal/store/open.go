@@ -11,6 +11,7 @@ import (
 
 	"github.com/rhizome-data/rhizome/internal/backend"
 	"github.com/rhizome-data/rhizome/internal/backend/fs"
+	"github.com/rhizome-data/rhizome/internal/backend/observe"
 	"github.com/rhizome-data/rhizome/internal/backend/s3"
 	"github.com/rhizome-data/rhizome/internal/config"
 	"github.com/rhizome-data/rhizome/internal/index/sqlite"
@@ -52,7 +53,7 @@ func Open(ctx context.Context, cfg *config.Config, opts *Options) (*Store, error
 		if opts.Wrap != nil {
 			b = opts.Wrap(bc.Name, b)
 		}
-		bs[i] = b
+		bs[i] = observe.New(bc.Name, b, nil) // latency and errors as the store sees them
 	}
 	idx := opts.Index
 	if idx == nil {

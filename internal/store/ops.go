@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/rhizome-data/rhizome/internal/index"
@@ -23,6 +24,9 @@ func (s *Store) CreateBucket(ctx context.Context, name string) error {
 	op := "create bucket " + name
 	if err := ValidBucket(name); err != nil {
 		return &Error{Kind: ErrInvalid, Op: op, Err: err}
+	}
+	if strings.Contains(name, "--at-") || strings.Contains(name, "--cp-") {
+		return errorf(ErrInvalid, op, nil, "bucket names containing --at- or --cp- are reserved for read-only time-travel views (docs/s3.md)")
 	}
 	if _, err := s.idx.Bucket(ctx, name); err == nil {
 		return errorf(ErrConflict, op, index.ErrBucketExists, "bucket exists")
@@ -75,6 +79,15 @@ func (s *Store) Buckets(ctx context.Context) ([]index.Bucket, error) {
 
 // Delete writes a delete marker as the new current version of bucket/key.
 func (s *Store) Delete(ctx context.Context, bucket, key, identity string) (*ObjectInfo, error) {
+	return s.delete(ctx, bucket, key, identity, true)
+}
+
+// deleteUnguarded writes a delete marker without guard checks (rollbacks).
+func (s *Store) deleteUnguarded(ctx context.Context, bucket, key, identity string) (*ObjectInfo, error) {
+	return s.delete(ctx, bucket, key, identity, false)
+}
+
+func (s *Store) delete(ctx context.Context, bucket, key, identity string, guarded bool) (*ObjectInfo, error) {
 	op := "delete " + bucket + "/" + key
 	if err := ValidKey(key); err != nil {
 		return nil, &Error{Kind: ErrInvalid, Op: op, Err: err}
@@ -82,10 +95,23 @@ func (s *Store) Delete(ctx context.Context, bucket, key, identity string) (*Obje
 	if _, err := s.idx.Bucket(ctx, bucket); err != nil {
 		return nil, classify(op, err)
 	}
+	var gw *guardWrite
+	if guarded {
+		gw = s.guardStart(bucket, key, identity, false, 0)
+	}
+	rec, err := s.judge(ctx, gw, true)
+	if err != nil {
+		return nil, err
+	}
 	vid, t := s.newVersionID()
-	m := &manifest.Manifest{Kind: manifest.KindObject, ID: vid, Bucket: bucket, Key: key, Time: t, DeleteMarker: true, Identity: identity}
+	m := &manifest.Manifest{Kind: manifest.KindObject, ID: vid, Bucket: bucket, Key: key, Time: t, DeleteMarker: true, Identity: identity,
+		Extra: rec.extra(), Quarantine: rec.quarantine()}
 	info, err := s.commit(ctx, m)
-	return info, classify(op, err)
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	s.afterCommit(ctx, gw, rec, info)
+	return info, nil
 }
 
 // StatOptions select a version. With neither set, the current one.

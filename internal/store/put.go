@@ -35,6 +35,9 @@ type PutOptions struct {
 	// Plain, when set, also receives every plaintext byte as it streams
 	// (for profiling and client checksums). An error from it aborts the put.
 	Plain io.Writer
+	// SkipGuard writes without profiling or checks (rollbacks restoring
+	// known-good versions).
+	SkipGuard bool
 }
 
 // ObjectInfo describes a stored version.
@@ -61,16 +64,24 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, opts *
 		return nil, classify(op, err)
 	}
 	vid, t := s.newVersionID()
-	h := newContentHash()
-	plain := io.Writer(h)
-	if opts.Plain != nil {
-		plain = io.MultiWriter(h, opts.Plain)
-	}
 	size := int64(-1)
 	if opts.SizeKnown {
 		size = opts.Size
 		r = &exactReader{r: r, want: size}
 	}
+	h := newContentHash()
+	ws := []io.Writer{h}
+	if opts.Plain != nil {
+		ws = append(ws, opts.Plain)
+	}
+	gw := s.guardStart(bucket, key, opts.Identity, !opts.SkipGuard, size)
+	if opts.SkipGuard {
+		gw = nil
+	}
+	if gw != nil {
+		ws = append(ws, gw.profiler)
+	}
+	plain := io.MultiWriter(ws...)
 	seg, err := s.writeSegment(ctx, vid, r, size, plain)
 	if errors.Is(err, ErrBodySize) {
 		return nil, &Error{Kind: ErrInvalid, Op: op, Err: err}
@@ -85,11 +96,18 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, opts *
 		ContentType: opts.ContentType, Meta: opts.Meta, Checksums: opts.Checksums,
 		Segments: []manifest.Segment{seg}, Identity: opts.Identity,
 	}
+	rec, err := s.judge(ctx, gw, false)
+	if err != nil {
+		s.deleteSegment(context.WithoutCancel(ctx), seg)
+		return nil, err
+	}
+	m.Extra, m.Quarantine = rec.extra(), rec.quarantine()
 	info, err := s.commit(ctx, m)
 	if err != nil {
 		s.deleteSegment(context.WithoutCancel(ctx), seg)
 		return nil, classify(op, err)
 	}
+	s.afterCommit(ctx, gw, rec, info)
 	return info, nil
 }
 
@@ -242,6 +260,7 @@ func (s *Store) commit(ctx context.Context, m *manifest.Manifest) (*ObjectInfo, 
 		}
 	}
 	info := &ObjectInfo{Version: v, Manifest: m, Protected: s.protected(m)}
+	s.queueUnderProtected(ctx, info)
 	return info, nil
 }
 
@@ -293,7 +312,7 @@ func versionOf(m *manifest.Manifest, env []byte) index.Version {
 	}
 	return index.Version{
 		Bucket: m.Bucket, Key: m.Key, ID: m.ID, Time: m.Time, Size: m.Size, ETag: m.ETag,
-		DeleteMarker: m.DeleteMarker, Shards: shards, Manifest: env,
+		DeleteMarker: m.DeleteMarker, Shards: shards, Manifest: env, Quarantined: m.Quarantine,
 	}
 }
 

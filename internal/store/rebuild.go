@@ -126,6 +126,11 @@ func (s *Store) RebuildIndex(ctx context.Context, dst index.Index, progress func
 			if err != nil && !errors.Is(err, index.ErrBucketExists) {
 				st.Errors = append(st.Errors, fmt.Errorf("bucket %s: %w", m.Bucket, err))
 			}
+		case manifest.KindReview:
+			r := m.Review
+			if err := s.applyReview(ctx, dst, m.Bucket, m.Key, r.VersionID, r.Decision); err != nil {
+				st.Errors = append(st.Errors, fmt.Errorf("review of %s: %w", r.VersionID, err))
+			}
 		case manifest.KindCheckpoint:
 			c := m.Checkpoint
 			err := dst.PutCheckpoint(ctx, index.Checkpoint{Name: c.Name, Bucket: m.Bucket, Prefix: c.Prefix, At: c.At,
@@ -144,6 +149,7 @@ func (s *Store) RebuildIndex(ctx context.Context, dst index.Index, progress func
 				st.Errors = append(st.Errors, fmt.Errorf("version %s: %w", m.ID, err))
 				continue
 			}
+			s.rebuildAlert(ctx, dst, m)
 			st.Versions++
 		}
 	}

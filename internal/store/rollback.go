@@ -95,11 +95,12 @@ func (s *Store) Rollback(ctx context.Context, target *State, dryRun bool, identi
 			}
 			if _, err := s.Copy(ctx, info, target.Bucket, c.Key, &PutOptions{
 				ContentType: info.Manifest.ContentType, Meta: info.Manifest.Meta, Checksums: info.Manifest.Checksums, Identity: identity,
+				SkipGuard: true,
 			}); err != nil {
 				return res, err
 			}
 		case Deleted: // created since the target: hide it
-			if _, err := s.Delete(ctx, target.Bucket, c.Key, identity); err != nil {
+			if _, err := s.deleteUnguarded(ctx, target.Bucket, c.Key, identity); err != nil {
 				return res, err
 			}
 		}

@@ -19,6 +19,18 @@ type BackendStatus struct {
 	ShardBytes   int64
 	Pieces       int64
 	Latency      time.Duration
+
+	// Measured by this process (see BackendStats), the probes status
+	// makes included: the median round trip of three Stats of a blob that
+	// does not exist (zero when unreachable), the Get time to
+	// first byte p50 and p99 (zero before any Get), the share of recent
+	// calls that failed and how many calls that is over, and whether its
+	// latest Gets hung or failed (see observe.Stats).
+	RoundTrip        time.Duration
+	GetP50, GetP99   time.Duration
+	ErrorRate        float64
+	RecentCalls      int64
+	Stalled, Failing bool
 }
 
 // Status is the whole store's health.
@@ -32,6 +44,11 @@ type Status struct {
 	Protected    int64   // versions with all k+m shards
 	UnderProtect int64   // versions readable but with fewer than k+m shards
 	AtRisk       int64   // versions with exactly k shards
+	// Unreadable counts versions the last scrub found with fewer than k
+	// healthy shards. Scrub and repair keep the shard counts above current.
+	Unreadable  int64
+	RepairQueue int64       // versions waiting for repair
+	LastScrub   *ScrubStats `json:",omitempty"` // the last whole-store scrub
 }
 
 // Status lists every backend (reachable, shards, bytes) and the index's
@@ -65,6 +82,7 @@ func (s *Store) Status(ctx context.Context) (Status, error) {
 					bs.Error = "credentials refused: " + err.Error()
 				}
 			}
+			s.observeStatus(ctx, b, &bs)
 			st.Backends[i] = bs
 		}()
 	}
@@ -88,9 +106,11 @@ func (s *Store) Status(ctx context.Context) (Status, error) {
 		case shards == s.cfg.K:
 			st.AtRisk += count
 			st.UnderProtect += count
+		case shards < s.cfg.K:
+			st.Unreadable += count
 		default:
 			st.UnderProtect += count
 		}
 	}
-	return st, nil
+	return st, s.maintenanceStatus(ctx, &st)
 }

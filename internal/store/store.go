@@ -104,6 +104,9 @@ type Options struct {
 	Wrap func(name string, b backend.Backend) backend.Backend
 	// Index overrides the index the config names.
 	Index index.Index
+	// OnAlert, when set, is called for every write the guard flags
+	// (the server counts them in /metrics).
+	OnAlert func(Alert)
 }
 
 // Store is a Rhizome object store.
@@ -121,8 +124,13 @@ type Store struct {
 	now      func() time.Time
 	warnings []string
 
+	guard   *guardState
+	onAlert func(Alert)
+
 	vidMu   sync.Mutex
 	lastVID [8]byte
+
+	maint maintState // repair queueing (repair.go)
 }
 
 // Config returns the store's configuration.
@@ -173,6 +181,8 @@ func New(cfg *config.Config, bs []backend.Backend, idx index.Index, priv ed25519
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.onAlert = opts.OnAlert
+	s.guard = newGuardState(s)
 	if err := s.params.Validate(); err != nil {
 		return nil, &Error{Kind: ErrInvalid, Op: "open", Err: err}
 	}
@@ -334,9 +344,11 @@ func classify(op string, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, index.ErrNoSuchBucket), errors.Is(err, index.ErrNoSuchKey), errors.Is(err, index.ErrNoSuchVersion):
+	case errors.Is(err, index.ErrNoSuchBucket), errors.Is(err, index.ErrNoSuchKey), errors.Is(err, index.ErrNoSuchVersion),
+		errors.Is(err, index.ErrNoSuchCheckpoint), errors.Is(err, index.ErrNoSuchUpload), errors.Is(err, index.ErrNoSuchAlert):
 		return &Error{Kind: ErrNotFound, Op: op, Err: err}
-	case errors.Is(err, index.ErrBucketExists), errors.Is(err, index.ErrBucketNotEmpty), errors.Is(err, index.ErrConflict):
+	case errors.Is(err, index.ErrBucketExists), errors.Is(err, index.ErrBucketNotEmpty), errors.Is(err, index.ErrConflict),
+		errors.Is(err, index.ErrCheckpointExists):
 		return &Error{Kind: ErrConflict, Op: op, Err: err}
 	case errors.Is(err, index.ErrInvalid):
 		return &Error{Kind: ErrInvalid, Op: op, Err: err}

@@ -30,8 +30,17 @@ type testStore struct {
 // regions, each wrapped for fault injection, with a real SQLite index.
 func newTestStore(t *testing.T) *testStore {
 	t.Helper()
+	return newTestStoreWith(t, nil)
+}
+
+// newTestStoreWith lets a test adjust the config before the store opens.
+func newTestStoreWith(t *testing.T, adjust func(*config.Config)) *testStore {
+	t.Helper()
 	cfg := config.Default(t.TempDir())
 	cfg.BlockSize = 64 << 10
+	if adjust != nil {
+		adjust(cfg)
+	}
 	if _, err := cfg.Check(); err != nil {
 		t.Fatal(err)
 	}

@@ -135,9 +135,7 @@ func (s *Store) VerifyVersion(ctx context.Context, v index.Version) VerifyResult
 		}
 		// The decoder reads only the bytes the format says exist: a shard
 		// file with bytes appended is caught by its size.
-		for _, p := range s.checkShardSizes(ctx, seg, rep) {
-			rr.Problems = append(rr.Problems, p)
-		}
+		rr.Problems = append(rr.Problems, s.checkShardSizes(ctx, seg, rep)...)
 		res.Problems = append(res.Problems, rr.Problems...)
 		if err != nil {
 			res.Health, res.Err = Unreadable, err
@@ -174,7 +172,7 @@ func (s *Store) checkPieces(ctx context.Context, m *manifest.Manifest) []int {
 	wg.Wait()
 	var bad []int
 	for i, b := range raw {
-		if b == nil {
+		if b == nil && m.Placement[i] != "" { // "": a revision's unused half
 			bad = append(bad, i)
 		}
 	}

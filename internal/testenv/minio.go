@@ -229,13 +229,30 @@ func startMinIO(t testing.TB, opts *MinIOOptions) (*MinIO, error) {
 	return m, nil
 }
 
+// handedOut holds the ports this process gave to servers, so that two
+// servers started in parallel never get the same one (the kernel may hand
+// a just-released port out again before the first server binds it).
+var (
+	portsMu   sync.Mutex
+	handedOut = map[string]bool{}
+)
+
 func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("testenv: finding a free port: %w", err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", fmt.Errorf("testenv: finding a free port: %w", err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if !handedOut[addr] {
+			handedOut[addr] = true
+			return addr, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return "", fmt.Errorf("testenv: no unused free port after 100 tries")
 }
 
 // Endpoint returns the server's URL, such as "http://127.0.0.1:41234".

@@ -296,7 +296,7 @@ func TestPermissionDenied(t *testing.T) {
 // pipe does.
 type writerToReader struct{ r *bytes.Reader }
 
-func (w writerToReader) Read(p []byte) (int, error)          { return w.r.Read(p) }
+func (w writerToReader) Read(p []byte) (int, error)         { return w.r.Read(p) }
 func (w writerToReader) WriteTo(d io.Writer) (int64, error) { return w.r.WriteTo(d) }
 
 func TestPutFromWriterTo(t *testing.T) {
