@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/rhizome-data/rhizome/internal/config"
@@ -120,12 +122,20 @@ func runServe(ctx context.Context, g *globals, f serveFlags) error {
 		return err
 	}
 
-	st, err := store.Open(ctx, cfg, &store.Options{Logger: logger})
+	var collector *s3api.StoreCollector
+	st, err := store.Open(ctx, cfg, &store.Options{Logger: logger, OnAlert: func(a store.Alert) {
+		if collector != nil {
+			collector.OnAlert(a)
+		}
+	}})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	srv, err := s3api.New(st, &s3api.Options{Users: users, Domains: domains, Region: sc.Region, Logger: logger})
+	reg := prometheus.NewRegistry()
+	collector = s3api.NewStoreCollector(st)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collector)
+	srv, err := s3api.New(st, &s3api.Options{Users: users, Domains: domains, Region: sc.Region, Logger: logger, Registry: reg})
 	if err != nil {
 		return &exitError_{code: exitUsage, err: err}
 	}
@@ -160,6 +170,17 @@ func runServe(ctx context.Context, g *globals, f serveFlags) error {
 		defer close(cleanDone)
 		cleanUploads(cleanCtx, st, expiry, logger)
 	}()
+	// Background scrub at the configured rate and interval; between scrubs
+	// it drains the repair queue (damage seen by reads, under-protected
+	// writes).
+	scrubEvery, scrubRate, _ := cfg.Scrub()
+	scrubDone := make(chan struct{})
+	go func() {
+		defer close(scrubDone)
+		if err := st.ScrubLoop(cleanCtx, scrubRate, scrubEvery); err != nil && cleanCtx.Err() == nil {
+			logger.Error("background scrub stopped", "component", "scrub", "err", err)
+		}
+	}()
 
 	errc := make(chan error, 1)
 	go func() {
@@ -173,6 +194,7 @@ func runServe(ctx context.Context, g *globals, f serveFlags) error {
 	case err := <-errc:
 		stopClean()
 		<-cleanDone
+		<-scrubDone
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -182,6 +204,7 @@ func runServe(ctx context.Context, g *globals, f serveFlags) error {
 	err = hs.Shutdown(sctx)
 	stopClean()
 	<-cleanDone
+	<-scrubDone
 	if err != nil {
 		return fmt.Errorf("serve: shutdown: %w", err)
 	}

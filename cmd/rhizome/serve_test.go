@@ -169,7 +169,14 @@ func TestServeGeneratesCredentials(t *testing.T) {
 	if errCode(err) != "SignatureDoesNotMatch" {
 		t.Errorf("wrong secret: %v; want SignatureDoesNotMatch", err)
 	}
-	for path, want := range map[string]string{"/health": "ok", "/ready": `"ready":true`} {
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("lake"), Key: aws.String("k"), Body: strings.NewReader("v")}); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/health":  "ok",
+		"/ready":   `"ready":true`,
+		"/metrics": `rhizome_backend_up{backend="region-a-1",region="region-a"} 1`,
+	} {
 		resp, err := http.Get(srv.endpoint + path)
 		if err != nil {
 			t.Fatal(err)
@@ -178,6 +185,13 @@ func TestServeGeneratesCredentials(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
 			t.Errorf("GET %s = %d %q; want 200 with %q", path, resp.StatusCode, b, want)
+		}
+		if path == "/metrics" {
+			for _, m := range []string{`rhizome_versions{state="protected"} 1`, `rhizome_backend_calls_total{backend=`, `rhizome_s3_requests_total{`} {
+				if !strings.Contains(string(b), m) {
+					t.Errorf("/metrics lacks %s", m)
+				}
+			}
 		}
 	}
 	if err := srv.stop(t); err != nil {
