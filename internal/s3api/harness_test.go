@@ -74,6 +74,8 @@ type serverOptions struct {
 	small bool
 	// ramDisk puts the backends under /dev/shm when it exists.
 	ramDisk bool
+	// guard sets the guard's policies.
+	guard []config.GuardPolicy
 }
 
 // startServer starts a gateway for one test; it stops with the test.
@@ -102,6 +104,7 @@ func startServer(t testing.TB, o serverOptions) *testServer {
 	if o.blockKiB > 0 {
 		cfg.BlockSize = config.Size(o.blockKiB << 10)
 	}
+	cfg.Guard.Policies = o.guard
 	if _, err := cfg.Check(); err != nil {
 		t.Fatal(err)
 	}

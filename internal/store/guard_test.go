@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -187,5 +190,37 @@ func TestKeyPrefix(t *testing.T) {
 		if got := keyPrefix(key); got != want {
 			t.Errorf("keyPrefix(%q) = %q; want %q", key, got, want)
 		}
+	}
+}
+
+func TestGuardWebhook(t *testing.T) {
+	got := make(chan Alert, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a Alert
+		if err := json.NewDecoder(r.Body).Decode(&a); err != nil || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "bad alert", 400)
+			return
+		}
+		got <- a
+	}))
+	defer hook.Close()
+	var counted []Alert
+	ts := newTestStoreWith(t, func(c *config.Config) {
+		c.Guard.Policies = []config.GuardPolicy{{Prefix: "lake/t/", Mode: "quarantine"}}
+		c.Guard.Webhooks = []string{hook.URL}
+	})
+	ts.onAlert = func(a Alert) { counted = append(counted, a) }
+	seedPartitions(t, ts, 8)
+	bad := putString(t, ts, "t/day05.csv", encrypted(8000))
+	select {
+	case a := <-got:
+		if a.VersionID != bad.ID || a.State != AlertOpen || len(a.Signals) == 0 || a.Key != "t/day05.csv" {
+			t.Fatalf("webhook got %+v", a)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("webhook not called within 10s")
+	}
+	if len(counted) != 1 || counted[0].VersionID != bad.ID {
+		t.Fatalf("OnAlert saw %+v", counted)
 	}
 }
