@@ -262,7 +262,12 @@ var errGaveUp = errors.New("observe: closed before the first byte")
 func (b *Backend) Put(ctx context.Context, name string, r io.Reader, size int64) error {
 	c := b.begin(OpPut)
 	cr := &countReader{r: r}
-	err := b.inner.Put(ctx, name, cr, size)
+	var src io.Reader = cr
+	if wt, ok := r.(io.WriterTo); ok {
+		// Keep the source's zero-copy path visible to the driver.
+		src = &countWriterTo{countReader: cr, wt: wt}
+	}
+	err := b.inner.Put(ctx, name, src, size)
 	var n int64
 	if err == nil {
 		n = cr.n
@@ -323,6 +328,18 @@ type countReader struct {
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	return n, err
+}
+
+// countWriterTo is a countReader for sources that implement io.WriterTo.
+type countWriterTo struct {
+	*countReader
+	wt io.WriterTo
+}
+
+func (c *countWriterTo) WriteTo(w io.Writer) (int64, error) {
+	n, err := c.wt.WriteTo(w)
+	c.n += n
 	return n, err
 }
 
