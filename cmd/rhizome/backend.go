@@ -52,11 +52,8 @@ func newBackendCmd(g *globals) *cobra.Command {
 			}
 			o := &store.ReplaceOptions{Parallel: parallel}
 			if bar := g.countBar("replace " + old); bar != nil {
-				o.Progress = func(p store.ReplaceProgress) {
-					bar.ChangeMax64(max(p.VersionsTotal, 1))
-					bar.Set64(p.Versions)
-				}
-				defer func() { bar.Finish(); bar.Clear() }()
+				o.Progress = func(p store.ReplaceProgress) { bar.Set(p.Versions, p.VersionsTotal) }
+				defer bar.Done()
 			}
 			st, err := s.ReplaceBackend(ctx, old, new, o)
 			if g.json {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/rhizome-data/rhizome/internal/store"
@@ -57,10 +56,13 @@ backends or one region; a degraded read is noted on stderr.`,
 				defer tmp.Close()
 				w = tmp
 			}
-			if dst != "-" && stdoutIsTerminal() && !g.quiet && info.Size > 8<<20 {
-				bar := progressbar.DefaultBytes(info.Size, "get "+key)
-				w = io.MultiWriter(w, bar)
-				defer bar.Finish()
+			if dst != "-" && info.Size > 8<<20 {
+				bar := g.bytesBar("get " + key)
+				bar.Set(0, info.Size)
+				if bar != nil {
+					w = io.MultiWriter(w, bar)
+				}
+				defer bar.Done()
 			}
 			rep, err := s.Read(ctx, info, w, 0, -1)
 			if rep.Degraded {

@@ -5,7 +5,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/rhizome-data/rhizome/internal/store"
@@ -77,20 +76,9 @@ func newCheckpoint(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			var bar *progressbar.ProgressBar
-			if stdoutIsTerminal() && !g.quiet && !g.json {
-				bar = progressbar.Default(-1, "verify "+args[0])
-			}
-			rep, err := s.VerifyCheckpoint(cmd.Context(), args[0], func(done, total int) {
-				if bar != nil {
-					bar.ChangeMax(total)
-					bar.Set(done)
-				}
-			})
-			if bar != nil {
-				bar.Finish()
-				bar.Clear()
-			}
+			bar := g.countBar("verify " + args[0])
+			rep, err := s.VerifyCheckpoint(cmd.Context(), args[0], func(done, total int) { bar.Set(int64(done), int64(total)) })
+			bar.Done()
 			if err != nil {
 				return err
 			}

@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/rhizome-data/rhizome/internal/config"
@@ -126,34 +125,23 @@ be read.`,
 				return err
 			}
 			defer s.Close()
-			var bar *progressbar.ProgressBar
-			if stdoutIsTerminal() && !g.quiet && !g.json {
-				bar = progressbar.Default(-1, "verify")
-			}
+			bar := g.countBar("verify")
 			var results []store.VerifyResult
 			counts := map[string]int{}
 			var bytes int64
 			err = s.Verify(ctx, o, func(r store.VerifyResult) error {
 				counts[r.Health]++
 				bytes += r.Size
-				if bar != nil {
-					bar.Add(1)
-				}
+				bar.Add(1)
 				if r.Health != store.Healthy {
 					results = append(results, r)
 					if !g.json {
-						if bar != nil {
-							bar.Clear()
-						}
-						fmt.Fprintln(g.stdout, r.String())
+						bar.Println(g.stdout, r.String())
 					}
 				}
 				return nil
 			})
-			if bar != nil {
-				bar.Finish()
-				bar.Clear()
-			}
+			bar.Done()
 			if err != nil {
 				return err
 			}
@@ -327,19 +315,9 @@ func newIndex(g *globals) *cobra.Command {
 				idx.Close()
 				return err
 			}
-			var bar *progressbar.ProgressBar
-			if stdoutIsTerminal() && !g.quiet && !g.json {
-				bar = progressbar.Default(-1, "rebuild")
-			}
-			st, err := s.RebuildIndex(ctx, idx, func(done, total int) {
-				if bar != nil {
-					bar.ChangeMax(total)
-					bar.Set(done)
-				}
-			})
-			if bar != nil {
-				bar.Finish()
-			}
+			bar := g.countBar("rebuild")
+			st, err := s.RebuildIndex(ctx, idx, func(done, total int) { bar.Set(int64(done), int64(total)) })
+			bar.Done()
 			idx.Close()
 			if err != nil {
 				return err

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/rhizome-data/rhizome/internal/store"
@@ -62,7 +61,7 @@ The bucket is created if it does not exist.`,
 	return c
 }
 
-func putOne(ctx context.Context, g *globals, s *store.Store, bucket, key, src, contentType string, bar *progressbar.ProgressBar) (*store.ObjectInfo, error) {
+func putOne(ctx context.Context, g *globals, s *store.Store, bucket, key, src, contentType string, bar *progress) (*store.ObjectInfo, error) {
 	var r io.Reader = os.Stdin
 	opts := &store.PutOptions{ContentType: contentType, Identity: "cli"}
 	if src != "-" {
@@ -80,9 +79,11 @@ func putOne(ctx context.Context, g *globals, s *store.Store, bucket, key, src, c
 		}
 		r = f
 		opts.Size, opts.SizeKnown = st.Size(), true
-		if bar == nil && stdoutIsTerminal() && !g.quiet && st.Size() > 8<<20 {
-			bar = progressbar.DefaultBytes(st.Size(), "put "+key)
-			defer bar.Finish()
+		if bar == nil && st.Size() > 8<<20 {
+			if bar = g.bytesBar("put " + key); bar != nil {
+				bar.Set(0, st.Size())
+				defer bar.Done()
+			}
 		}
 	}
 	if bar != nil {
@@ -152,18 +153,14 @@ func putTree(ctx context.Context, g *globals, dir, dest, contentType string) err
 	if err := s.EnsureBucket(ctx, bucket); err != nil {
 		return err
 	}
-	var bar *progressbar.ProgressBar
-	if stdoutIsTerminal() && !g.quiet && !g.json {
-		bar = progressbar.DefaultBytes(total, fmt.Sprintf("put %d files", len(files)))
-	}
+	bar := g.bytesBar(fmt.Sprintf("put %d files", len(files)))
+	bar.Set(0, total)
 	var out []any
 	under := 0
 	for _, f := range files {
 		info, err := putOne(ctx, g, s, bucket, f.key, f.path, contentType, bar)
 		if err != nil {
-			if bar != nil {
-				bar.Exit()
-			}
+			bar.Done()
 			return fmt.Errorf("%s: %w (files before it were stored)", f.path, err)
 		}
 		if !info.Protected {
@@ -175,10 +172,7 @@ func putTree(ctx context.Context, g *globals, dir, dest, contentType string) err
 			fmt.Fprintf(g.stdout, "%s/%s version %s (%d bytes)\n", info.Bucket, info.Key, info.ID, info.Size)
 		}
 	}
-	if bar != nil {
-		bar.Finish()
-		fmt.Fprintln(g.stdout)
-	}
+	bar.Done()
 	if under > 0 {
 		g.note("rhizome: warning: %d of %d files stored under-protected (some backends unreachable)", under, len(files))
 	}

@@ -67,27 +67,14 @@ func newRepair(g *globals) *cobra.Command {
 			defer s.Close()
 			scanBar := g.bytesBar("scan")
 			if scanBar != nil {
-				o.ScanProgress = func(p store.ScrubProgress) {
-					scanBar.ChangeMax64(max(p.BytesTotal, 1))
-					scanBar.Set64(p.Bytes)
-				}
+				o.ScanProgress = func(p store.ScrubProgress) { scanBar.Set(p.Bytes, p.BytesTotal) }
 			}
-			var bar interface {
-				ChangeMax64(int64)
-				Set64(int64) error
-				Clear() error
-				Finish() error
-			}
-			if b := g.countBar("repair"); b != nil {
-				bar = b
+			bar := g.countBar("repair")
+			if bar != nil {
 				o.Progress = func(p store.RepairProgress) {
-					if scanBar != nil {
-						scanBar.Finish()
-						scanBar.Clear()
-						scanBar = nil
-					}
-					b.ChangeMax64(max(p.VersionsTotal, 1))
-					b.Set64(p.Versions)
+					scanBar.Done() // the scan is over once repairs report
+					scanBar = nil
+					bar.Set(p.Versions, p.VersionsTotal)
 				}
 			}
 			var results []store.RepairResult
@@ -97,17 +84,12 @@ func newRepair(g *globals) *cobra.Command {
 				}
 				results = append(results, r)
 				if !g.json {
-					if bar != nil {
-						bar.Clear()
-					}
-					fmt.Fprintln(g.stdout, r.String())
+					bar.Println(g.stdout, r.String())
 				}
 				return nil
 			})
-			if bar != nil {
-				bar.Finish()
-				bar.Clear()
-			}
+			scanBar.Done()
+			bar.Done()
 			if err != nil {
 				return err
 			}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/rhizome-data/rhizome/internal/config"
@@ -153,8 +152,4 @@ func splitPath(arg string, needKey bool) (bucket, key string, err error) {
 		return "", "", usageErr("%q names no key; use BUCKET/KEY", arg)
 	}
 	return bucket, key, nil
-}
-
-func stdoutIsTerminal() bool {
-	return isatty.IsTerminal(os.Stdout.Fd()) || isatty.IsCygwinTerminal(os.Stdout.Fd())
 }

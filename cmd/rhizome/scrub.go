@@ -2,11 +2,8 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
-	"github.com/mattn/go-isatty"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/rhizome-data/rhizome/internal/store"
@@ -61,10 +58,7 @@ func newScrub(g *globals) *cobra.Command {
 			defer s.Close()
 			bar := g.bytesBar("scrub")
 			if bar != nil {
-				o.Progress = func(p store.ScrubProgress) {
-					bar.ChangeMax64(max(p.BytesTotal, 1))
-					bar.Set64(p.Bytes)
-				}
+				o.Progress = func(p store.ScrubProgress) { bar.Set(p.Bytes, p.BytesTotal) }
 			}
 			var damaged, unreadable []store.ScrubResult
 			st, err := s.Scrub(ctx, o, func(r store.ScrubResult) error {
@@ -77,17 +71,11 @@ func newScrub(g *globals) *cobra.Command {
 					return nil
 				}
 				if !g.json {
-					if bar != nil {
-						bar.Clear()
-					}
-					fmt.Fprintln(g.stdout, r.String())
+					bar.Println(g.stdout, r.String())
 				}
 				return nil
 			})
-			if bar != nil {
-				bar.Finish()
-				bar.Clear()
-			}
+			bar.Done()
 			if err != nil {
 				return err
 			}
@@ -133,40 +121,6 @@ func newScrub(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&noQueue, "no-queue", false, "report damage without queueing it for repair")
 	c.Flags().IntVar(&parallel, "parallel", 4, "versions checked at once")
 	return c
-}
-
-// bytesBar returns a progress bar with rate and ETA on stderr, or nil when
-// stderr is not a terminal or progress is not wanted.
-func (g *globals) bytesBar(desc string) *progressbar.ProgressBar {
-	if g.quiet || !(isatty.IsTerminal(os.Stderr.Fd()) || isatty.IsCygwinTerminal(os.Stderr.Fd())) {
-		return nil
-	}
-	return progressbar.NewOptions64(1,
-		progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionShowTotalBytes(true),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetWidth(20),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionFullWidth(),
-	)
-}
-
-// countBar is bytesBar for counts of things.
-func (g *globals) countBar(desc string) *progressbar.ProgressBar {
-	if g.quiet || !(isatty.IsTerminal(os.Stderr.Fd()) || isatty.IsCygwinTerminal(os.Stderr.Fd())) {
-		return nil
-	}
-	return progressbar.NewOptions64(1,
-		progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetWidth(20),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionFullWidth(),
-	)
 }
 
 func humanBytes(n int64) string {
