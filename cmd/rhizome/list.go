@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -219,41 +220,30 @@ func newRm(g *globals) *cobra.Command {
 }
 
 func newMb(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "mb BUCKET",
-		Short: "Create a bucket",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			bucket, _, err := splitPath(args[0], false)
-			if err != nil {
-				return err
-			}
-			return s.CreateBucket(cmd.Context(), bucket)
-		},
-	}
+	return bucketCommand(g, "mb", "Create a bucket", (*store.Store).CreateBucket)
 }
 
 func newRb(g *globals) *cobra.Command {
+	return bucketCommand(g, "rb", "Remove an empty bucket", (*store.Store).DeleteBucket)
+}
+
+// bucketCommand makes a command that applies op to one bucket.
+func bucketCommand(g *globals, verb, short string, op func(*store.Store, context.Context, string) error) *cobra.Command {
 	return &cobra.Command{
-		Use:   "rb BUCKET",
-		Short: "Remove an empty bucket",
+		Use:   verb + " BUCKET",
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			bucket, _, err := splitPath(args[0], false)
+			if err != nil {
+				return err
+			}
 			s, err := g.open(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			bucket, _, err := splitPath(args[0], false)
-			if err != nil {
-				return err
-			}
-			return s.DeleteBucket(cmd.Context(), bucket)
+			return op(s, cmd.Context(), bucket)
 		},
 	}
 }
