@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -61,6 +62,25 @@ func (s *Store) Status(ctx context.Context) (Status, error) {
 		go func() {
 			defer wg.Done()
 			bs := BackendStatus{Name: s.pb[i].Name, Region: s.pb[i].Region, Reachable: true}
+			// A cheap probe first: a hanging backend is reported in
+			// seconds instead of after the driver's timeouts and retries
+			// on a full listing.
+			pctx, cancel := context.WithTimeout(ctx, statusProbeTimeout)
+			_, perr := b.Stat(pctx, statusProbe)
+			cancel()
+			if perr != nil && !errors.Is(perr, backend.ErrNotFound) {
+				bs.Reachable = false
+				bs.Error = perr.Error()
+				switch {
+				case errors.Is(perr, context.DeadlineExceeded):
+					bs.Error = fmt.Sprintf("no answer within %s", statusProbeTimeout)
+				case errors.Is(perr, backend.ErrForbidden):
+					bs.Error = "credentials refused: " + perr.Error()
+				}
+				s.observeStatus(ctx, b, &bs)
+				st.Backends[i] = bs
+				return
+			}
 			start := time.Now()
 			err := b.List(ctx, "", func(in backend.Info) error {
 				kind, _, _, ok := parseBlobName(in.Name)

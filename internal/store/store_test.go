@@ -322,3 +322,29 @@ func TestNames(t *testing.T) {
 }
 
 func hashOf(env []byte) string { return manifestHash(env) }
+
+// A hanging backend is reported within the probe timeout, not after a
+// listing that never ends.
+func TestStatusWithHangingBackend(t *testing.T) {
+	ts := newTestStore(t)
+	ts.faults[2].Hang(faulty.OpAll)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	st, err := ts.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("Status took %v with one backend hanging", took)
+	}
+	b := st.Backends[2]
+	if b.Reachable || !strings.Contains(b.Error, "no answer within") {
+		t.Fatalf("hanging backend reported as %+v", b)
+	}
+	for i, b := range st.Backends {
+		if i != 2 && !b.Reachable {
+			t.Fatalf("backend %d reported unreachable: %s", i, b.Error)
+		}
+	}
+}
