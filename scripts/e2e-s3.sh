@@ -227,7 +227,11 @@ rcl sync "$src" rz:rc-bucket/tree
 [ -z "$(env -u AWS_CA_BUNDLE rclone --ignore-checksum sync "$src" rz:rc-bucket/tree --dry-run 2>&1 | grep -i 'skipped copy\|skipped delete' || true)" ] || fail "a repeated rclone sync wants to transfer files"
 
 step "metrics"
-curl -fsS "$endpoint/metrics" | grep -q 'rhizome_s3_requests_total{code="200",operation="PutObject"}' || fail "/metrics lacks PutObject requests"
+# Fetch first, then search: grep -q would close the pipe early and, with
+# pipefail, fail the pipeline once /metrics outgrows the pipe buffer.
+curl -fsS -o "$work/metrics.txt" "$endpoint/metrics" || fail "GET /metrics failed"
+grep -q 'rhizome_s3_requests_total{code="200",operation="PutObject"}' "$work/metrics.txt" || fail "/metrics lacks PutObject requests"
+grep -q 'rhizome_backend_up{' "$work/metrics.txt" || fail "/metrics lacks per-backend figures"
 
 step "graceful stop"
 kill -TERM "$server_pid"
