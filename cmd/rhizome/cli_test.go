@@ -641,7 +641,9 @@ func TestVerifyCatchesAppendedBytes(t *testing.T) {
 func TestCheckpointDiffRollback(t *testing.T) {
 	dir := newStore(t)
 	mustRZ(t, dir, []byte("a1"), "put", "lake/t/a.csv", "-")
-	mustRZ(t, dir, []byte("b1"), "put", "lake/t/b.csv", "-")
+	// Larger than inline_max, so b has shard files to damage below.
+	b1 := strings.Repeat("b1\n", 3000)
+	mustRZ(t, dir, []byte(b1), "put", "lake/t/b.csv", "-")
 	out := mustRZ(t, dir, nil, "checkpoint", "create", "lake/t/", "good").stdout
 	if !strings.Contains(out, "2 keys") || !strings.Contains(out, "lake--cp-good") {
 		t.Fatalf("checkpoint create:\n%s", out)
@@ -664,8 +666,8 @@ func TestCheckpointDiffRollback(t *testing.T) {
 	if got := mustRZ(t, dir, nil, "get", "lake/t/a.csv").stdout; got != "a1" {
 		t.Fatalf("after rollback a = %q; want a1\n%s", got, rb)
 	}
-	if got := mustRZ(t, dir, nil, "get", "lake/t/b.csv").stdout; got != "b1" {
-		t.Fatalf("after rollback b = %q; want b1", got)
+	if got := mustRZ(t, dir, nil, "get", "lake/t/b.csv").stdout; got != b1 {
+		t.Fatalf("after rollback b = %.20q...; want the checkpointed b", got)
 	}
 	if r := rz(t, dir, nil, "get", "lake/t/c.csv"); r.code != exitNotFound {
 		t.Fatalf("c after rollback: exit %d; want 3", r.code)

@@ -41,9 +41,10 @@ func newStat(g *globals) *cobra.Command {
 			}
 			m := info.Manifest
 			shards := s.Shards(info)
+			inline := len(m.Segments) == 0 && !info.DeleteMarker
 			protection := "protected"
 			if !info.Protected {
-				protection = "under-protected (some shards were not written; repair will add them)"
+				protection = "under-protected (some shards or manifest pieces were not written; repair will add them)"
 			}
 			if g.json {
 				out := objectJSON(info)
@@ -52,6 +53,8 @@ func newStat(g *globals) *cobra.Command {
 				out["metadata"] = m.Meta
 				out["k"], out["m"] = s.Config().K, s.Config().M
 				out["shard_locations"] = shards
+				out["inline"] = inline
+				out["manifest_pieces"] = m.Placement
 				out["manifest_prev"] = m.Prev
 				out["protection"] = protection
 				return g.printJSON(out)
@@ -72,6 +75,13 @@ func newStat(g *globals) *cobra.Command {
 			fmt.Fprintf(tw, "previous\t%s\n", orDash(m.Prev))
 			fmt.Fprintf(tw, "protection\t%s\n", protection)
 			tw.Flush()
+			if inline {
+				fmt.Fprintf(g.stdout, "inline: the bytes are inside the manifest, one sealed copy in each of its %d pieces:\n", len(m.Placement))
+				for i, b := range m.Placement {
+					fmt.Fprintf(g.stdout, "  %d  %s\n", i, b)
+				}
+				return nil
+			}
 			fmt.Fprintln(g.stdout, "shards:")
 			tw = tabwriter.NewWriter(g.stdout, 0, 2, 2, ' ', 0)
 			for _, sh := range shards {

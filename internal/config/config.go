@@ -40,15 +40,38 @@ type Config struct {
 	ScrubRate Size `yaml:"scrub_rate,omitempty"`
 	// ScrubInterval is the time between the starts of two background
 	// scrubs, as a Go duration (default 168h: weekly); "off" disables it.
-	ScrubInterval string    `yaml:"scrub_interval,omitempty"`
-	Index         Index     `yaml:"index,omitempty"`
-	Keys          Keys      `yaml:"keys,omitempty"`
-	Backends      []Backend `yaml:"backends"`
-	Server        Server    `yaml:"server,omitempty"`
-	Guard         Guard     `yaml:"guard,omitempty"`
+	ScrubInterval string `yaml:"scrub_interval,omitempty"`
+	// InlineMax is the size up to which an object is kept inside its
+	// manifest instead of in shard files of its own (default 4KiB; 0
+	// turns inlining off). See InlineLimit.
+	InlineMax *Size     `yaml:"inline_max,omitempty"`
+	Index     Index     `yaml:"index,omitempty"`
+	Keys      Keys      `yaml:"keys,omitempty"`
+	Backends  []Backend `yaml:"backends"`
+	Server    Server    `yaml:"server,omitempty"`
+	Guard     Guard     `yaml:"guard,omitempty"`
 
 	// Dir is the store directory relative paths are resolved against.
 	Dir string `yaml:"-"`
+}
+
+// Inlining of small objects.
+const (
+	// DefaultInline is the default InlineMax: one file-system block, the
+	// size below which shard files of their own save no space.
+	DefaultInline = 4 << 10
+	// MaxInline bounds InlineMax: every manifest piece, and the index,
+	// carries an inlined object whole.
+	MaxInline = 64 << 10
+)
+
+// InlineLimit returns the size up to which objects are inlined: InlineMax,
+// or DefaultInline when it is not set.
+func (c *Config) InlineLimit() int64 {
+	if c.InlineMax == nil {
+		return DefaultInline
+	}
+	return int64(*c.InlineMax)
 }
 
 // Index selects the index database.
@@ -227,6 +250,9 @@ func (c *Config) Check() (warnings []string, err error) {
 	}
 	if c.RetentionDays < 0 {
 		return nil, fmt.Errorf("%w: retention_days %d; must be 1 or more", ErrInvalid, c.RetentionDays)
+	}
+	if c.InlineMax != nil && (*c.InlineMax < 0 || *c.InlineMax > MaxInline) {
+		return nil, fmt.Errorf("%w: inline_max %d; use 0 (off) to %d bytes (4KiB, the default, suits most stores)", ErrInvalid, *c.InlineMax, MaxInline)
 	}
 	if c.ScrubRate < 0 {
 		return nil, fmt.Errorf("%w: scrub_rate %d; must be 0 (no cap) or a byte rate such as 50MiB", ErrInvalid, c.ScrubRate)

@@ -45,16 +45,20 @@ type Manifest struct {
 	ETag         string            `json:"etag,omitempty"`
 	ContentHash  string            `json:"sum,omitempty"` // hex HighwayHash-256 of the plaintext (see store.ContentHash)
 	ContentType  string            `json:"ct,omitempty"`
-	Meta         map[string]string `json:"meta,omitempty"`   // user metadata and standard headers
-	Checksums    map[string]string `json:"sums,omitempty"`   // client checksums, e.g. "CRC32C" -> base64
-	Segments     []Segment         `json:"seg,omitempty"`    // the bytes, in order
-	Prev         string            `json:"prev,omitempty"`   // hex SHA-256 of the previous version's envelope of this key
-	Identity     string            `json:"who,omitempty"`    // who wrote it (access key or "cli")
-	Extra        json.RawMessage   `json:"x,omitempty"`      // reserved for later features (profiles)
-	Placement    []string          `json:"place,omitempty"`  // backends holding manifest piece i
-	BucketDelete bool              `json:"bdel,omitempty"`   // KindBucket: the bucket was deleted
-	Checkpoint   *Checkpoint       `json:"cp,omitempty"`     // KindCheckpoint
-	Review       *Review           `json:"review,omitempty"` // KindReview
+	Meta         map[string]string `json:"meta,omitempty"` // user metadata and standard headers
+	Checksums    map[string]string `json:"sums,omitempty"` // client checksums, e.g. "CRC32C" -> base64
+	Segments     []Segment         `json:"seg,omitempty"`  // the bytes, in order
+	// Data holds a small object's bytes inline, instead of segments: the
+	// manifest is only ever stored encrypted, in every piece, so the bytes
+	// are as confidential as shards and as available as the manifest.
+	Data         []byte          `json:"data,omitempty"`
+	Prev         string          `json:"prev,omitempty"`   // hex SHA-256 of the previous version's envelope of this key
+	Identity     string          `json:"who,omitempty"`    // who wrote it (access key or "cli")
+	Extra        json.RawMessage `json:"x,omitempty"`      // reserved for later features (profiles)
+	Placement    []string        `json:"place,omitempty"`  // backends holding manifest piece i
+	BucketDelete bool            `json:"bdel,omitempty"`   // KindBucket: the bucket was deleted
+	Checkpoint   *Checkpoint     `json:"cp,omitempty"`     // KindCheckpoint
+	Review       *Review         `json:"review,omitempty"` // KindReview
 	// Quarantine is set when the guard held the version back at write
 	// time: readers keep the previous version until a review approves it.
 	Quarantine bool `json:"quar,omitempty"`
@@ -203,6 +207,12 @@ func (m *Manifest) validate() error {
 			return fmt.Errorf("%w: segment %d inconsistent", ErrMalformed, i)
 		}
 		total += s.Size
+	}
+	if len(m.Data) > 0 {
+		if len(m.Segments) > 0 || m.Kind != KindObject || m.DeleteMarker {
+			return fmt.Errorf("%w: inline data next to segments or outside an object", ErrMalformed)
+		}
+		total = int64(len(m.Data))
 	}
 	if m.Kind == KindObject && !m.DeleteMarker && total != m.Size {
 		return fmt.Errorf("%w: segments hold %d bytes, manifest says %d", ErrMalformed, total, m.Size)

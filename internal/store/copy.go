@@ -29,7 +29,7 @@ func (s *Store) Copy(ctx context.Context, src *ObjectInfo, dstBucket, dstKey str
 		Kind: manifest.KindObject, ID: vid, Bucket: dstBucket, Key: dstKey, Time: t,
 		Size: sm.Size, ETag: sm.ETag, ContentHash: sm.ContentHash,
 		ContentType: sm.ContentType, Meta: maps.Clone(sm.Meta), Checksums: maps.Clone(sm.Checksums),
-		Segments: sm.Segments, Extra: sm.Extra,
+		Segments: sm.Segments, Data: sm.Data, Extra: sm.Extra,
 	}
 	if opts != nil {
 		m.ContentType, m.Meta, m.Identity = opts.ContentType, opts.Meta, opts.Identity

@@ -253,8 +253,10 @@ func TestFaultWipedServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	st = mustRepair(t, ms.Store, &RepairOptions{RetryDeferred: true})
-	if st.Deferred != 0 || st.Unreadable != 0 || st.Shards != 10 || st.QueueLeft != 0 {
-		t.Fatalf("repair after the bucket is back = %+v; want 10 shards rebuilt, nothing left", st)
+	// obj-0 (one byte) lives inline in its manifest pieces: nine objects
+	// had a shard there.
+	if st.Deferred != 0 || st.Unreadable != 0 || st.Shards != 9 || st.QueueLeft != 0 {
+		t.Fatalf("repair after the bucket is back = %+v; want 9 shards rebuilt, nothing left", st)
 	}
 	if after := countBlobs(t, ms.backend(lost)); after != before {
 		t.Fatalf("%s holds %d blobs after repair; it held %d before the wipe", lost, after, before)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/hex"
@@ -82,7 +83,25 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, opts *
 		ws = append(ws, gw.profiler)
 	}
 	plain := io.MultiWriter(ws...)
-	seg, err := s.writeSegment(ctx, vid, r, size, plain)
+	var (
+		data   []byte
+		inline bool
+		seg    manifest.Segment
+		err    error
+	)
+	if lim := s.cfg.InlineLimit(); lim > 0 && size <= lim {
+		// Small (or of unknown size, until shown otherwise): keep it in
+		// the manifest if it ends within the limit.
+		data, inline, err = readInline(r, lim)
+		if err == nil && inline {
+			_, err = plain.Write(data)
+		} else if err == nil {
+			r = io.MultiReader(bytes.NewReader(data), r)
+		}
+	}
+	if err == nil && !inline {
+		seg, err = s.writeSegment(ctx, vid, r, size, plain)
+	}
 	if errors.Is(err, ErrBodySize) {
 		return nil, &Error{Kind: ErrInvalid, Op: op, Err: err}
 	}
@@ -95,6 +114,9 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, opts *
 		Size: seg.Size, ETag: hex.EncodeToString(sum[:16]), ContentHash: hex.EncodeToString(sum),
 		ContentType: opts.ContentType, Meta: opts.Meta, Checksums: opts.Checksums,
 		Segments: []manifest.Segment{seg}, Identity: opts.Identity,
+	}
+	if inline {
+		m.Size, m.Data, m.Segments = int64(len(data)), data, nil
 	}
 	rec, err := s.judge(ctx, gw, false)
 	if err != nil {
@@ -209,6 +231,23 @@ func (s *Store) writeSegment(ctx context.Context, id string, r io.Reader, size i
 	return seg, nil
 }
 
+// readInline reads r if it ends within limit bytes (whole is true), or its
+// first limit+1 bytes otherwise.
+func readInline(r io.Reader, limit int64) (data []byte, whole bool, err error) {
+	buf := make([]byte, limit+1)
+	n, err := io.ReadFull(r, buf)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		if n == 0 {
+			return nil, true, nil
+		}
+		return buf[:n:n], true, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return buf, false, nil
+}
+
 var (
 	errShardFailed = errors.New("shard write failed")
 	errAbandoned   = errors.New("write abandoned: too few other shards succeeded")
@@ -249,7 +288,8 @@ func (s *Store) commit(ctx context.Context, m *manifest.Manifest) (*ObjectInfo, 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.writePieces(ctx, m.ID, env, picks); err != nil {
+	stored, err := s.writePieces(ctx, m.ID, env, picks)
+	if err != nil {
 		return nil, err
 	}
 	v := versionOf(m, env)
@@ -259,15 +299,19 @@ func (s *Store) commit(ctx context.Context, m *manifest.Manifest) (*ObjectInfo, 
 			return nil, err
 		}
 	}
-	info := &ObjectInfo{Version: v, Manifest: m, Protected: s.protected(m)}
+	// A missing piece costs an inlined object one of its copies, and any
+	// version one share of its key: repair adds it back.
+	info := &ObjectInfo{Version: v, Manifest: m, Protected: s.protected(m) && stored == len(picks)}
 	s.queueUnderProtected(ctx, info)
 	return info, nil
 }
 
-func (s *Store) writePieces(ctx context.Context, vid string, env []byte, picks []int) error {
+// writePieces stores the version's manifest pieces and returns how many
+// were stored, failing below the write quorum.
+func (s *Store) writePieces(ctx context.Context, vid string, env []byte, picks []int) (int, error) {
 	pieces, err := manifest.Seal(env, vidBytes(vid), s.cfg.K, len(picks), s.master)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	errs := make([]error, len(picks))
 	var wg sync.WaitGroup
@@ -288,10 +332,13 @@ func (s *Store) writePieces(ctx context.Context, vid string, env []byte, picks [
 	quorum := min(s.cfg.WriteQuorum, len(picks))
 	if ok < quorum || ok < s.cfg.K {
 		s.deletePieces(context.WithoutCancel(ctx), vid, picks)
-		return errorf(ErrUnavailable, "", errors.Join(errs...),
+		return ok, errorf(ErrUnavailable, "", errors.Join(errs...),
 			"only %d of %d manifest pieces stored; need write_quorum=%d (no version was created)", ok, len(picks), quorum)
 	}
-	return nil
+	if ok < len(picks) {
+		s.log.Warn("manifest pieces missing", "version", vid, "stored", ok, "pieces", len(picks), "err", errors.Join(errs...))
+	}
+	return ok, nil
 }
 
 func (s *Store) deletePieces(ctx context.Context, vid string, picks []int) {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"sort"
@@ -62,7 +63,8 @@ func (s *Store) sameContent(a, b index.Version) bool {
 	if ea != nil || eb != nil {
 		return false
 	}
-	return slices.EqualFunc(ma.Segments, mb.Segments, func(x, y manifest.Segment) bool { return x.ID == y.ID })
+	return bytes.Equal(ma.Data, mb.Data) &&
+		slices.EqualFunc(ma.Segments, mb.Segments, func(x, y manifest.Segment) bool { return x.ID == y.ID })
 }
 
 // RollbackResult lists what a rollback did (or would do, on a dry run).

@@ -28,10 +28,17 @@ type testStore struct {
 
 // newTestStore builds a 4+2 store over six in-memory backends in three
 // regions, each wrapped for fault injection, with a real SQLite index.
-func newTestStore(t *testing.T) *testStore {
+func newTestStore(t *testing.T, adjust ...func(*config.Config)) *testStore {
 	t.Helper()
-	return newTestStoreWith(t, nil)
+	return newTestStoreWith(t, func(c *config.Config) {
+		for _, f := range adjust {
+			f(c)
+		}
+	})
 }
+
+// noInline turns inlining off, for tests about shard files.
+func noInline(c *config.Config) { zero := config.Size(0); c.InlineMax = &zero }
 
 // newTestStoreWith lets a test adjust the config before the store opens.
 func newTestStoreWith(t *testing.T, adjust func(*config.Config)) *testStore {
