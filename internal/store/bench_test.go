@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -151,4 +152,27 @@ func benchParquet() []byte {
 		panic(err)
 	}
 	return buf.Bytes()
+}
+
+// BenchmarkPutSmall measures 4 KiB PUTs from 32 goroutines at once, the
+// small-object load of the S3 benchmark without HTTP: per-object costs
+// (placement, manifest, pieces, index commit).
+func BenchmarkPutSmall(b *testing.B) {
+	s := benchStoreGuard(b, false)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 256)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.SetParallelism(16) // 32 goroutines on 2 cores
+	var n atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			key := fmt.Sprintf("small/%08d", n.Add(1))
+			if _, err := s.Put(ctx, "bench", key, bytes.NewReader(data), &PutOptions{Size: int64(len(data)), SizeKnown: true}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

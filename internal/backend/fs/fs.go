@@ -188,14 +188,19 @@ func (b *Backend) commit(ctx context.Context, f *os.File, tmp, name string) erro
 		return b.fail("put", name, err)
 	}
 
-	created, err := b.mkdirs(path.Dir(name))
-	if err != nil {
-		return b.fail("put", name, err)
-	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("fs: put %s: %w", name, err)
 	}
-	if err := b.root.Rename(tmp, name); err != nil {
+	// The directory almost always exists: try the rename first, and make
+	// the directories only when it says they are missing.
+	var created []string
+	err := b.root.Rename(tmp, name)
+	if errors.Is(err, iofs.ErrNotExist) {
+		if created, err = b.mkdirs(path.Dir(name)); err == nil {
+			err = b.root.Rename(tmp, name)
+		}
+	}
+	if err != nil {
 		return b.fail("put", name, err)
 	}
 	if b.noSync {
