@@ -145,6 +145,10 @@ func (s *Server) completeMultipartUpload(q *request) error {
 	if err != nil {
 		return err
 	}
+	cond, err := writeCondition(q.r.Header)
+	if err != nil {
+		return err
+	}
 	var req s3xml.CompleteMultipartUpload
 	if err := s.readXML(q, &req); err != nil {
 		return err
@@ -156,7 +160,7 @@ func (s *Server) completeMultipartUpload(q *request) error {
 	for i, p := range req.Parts {
 		parts[i] = store.CompletePart{Number: p.PartNumber, ETag: strings.Trim(p.ETag, `"`)}
 	}
-	info, err := s.st.CompleteUpload(q.ctx(), id, parts, q.user.AccessKey)
+	info, err := s.st.CompleteUploadWith(q.ctx(), id, parts, &store.CompleteOptions{Identity: q.user.AccessKey, If: cond})
 	if err != nil {
 		return err
 	}

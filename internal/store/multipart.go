@@ -195,13 +195,35 @@ func (s *Store) ListParts(ctx context.Context, uploadID string, marker, limit in
 	return out, false, nil
 }
 
+// CompleteOptions tune CompleteUploadWith. A nil *CompleteOptions is fine.
+type CompleteOptions struct {
+	// Identity names the writer.
+	Identity string
+	// If, when not nil, makes the completion conditional (see Condition).
+	// When it fails, the upload stays as it was: it can be completed
+	// again or aborted.
+	If *Condition
+}
+
 // CompleteUpload joins the listed parts into a new version of the upload's
 // key. It writes only a manifest: the parts' shards become the version's
 // segments. Parts not listed are discarded.
 func (s *Store) CompleteUpload(ctx context.Context, uploadID string, parts []CompletePart, identity string) (*ObjectInfo, error) {
+	return s.CompleteUploadWith(ctx, uploadID, parts, &CompleteOptions{Identity: identity})
+}
+
+// CompleteUploadWith is CompleteUpload with options.
+func (s *Store) CompleteUploadWith(ctx context.Context, uploadID string, parts []CompletePart, opts *CompleteOptions) (*ObjectInfo, error) {
 	op := "complete upload " + uploadID
+	if opts == nil {
+		opts = &CompleteOptions{}
+	}
+	identity := opts.Identity
 	u, err := s.upload(ctx, op, uploadID)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.precheck(ctx, op, u.Bucket, u.Key, opts.If); err != nil {
 		return nil, err
 	}
 	if len(parts) == 0 {
@@ -248,9 +270,9 @@ func (s *Store) CompleteUpload(ctx context.Context, uploadID string, parts []Com
 	sum := etags.Sum(nil)
 	m.ETag = fmt.Sprintf("%s-%d", hex.EncodeToString(sum[:16]), len(parts))
 	m.ID, m.Time = s.newVersionID()
-	info, err := s.commit(ctx, m)
+	info, err := s.commitIf(ctx, m, opts.If)
 	if err != nil {
-		return nil, classify(op, err)
+		return nil, classify(op, commitConflict(op, err))
 	}
 	for _, p := range stored {
 		if !used[p.Number] {

@@ -38,6 +38,8 @@ type PutOptions struct {
 	// SkipGuard writes without profiling or checks (rollbacks restoring
 	// known-good versions).
 	SkipGuard bool
+	// If, when not nil, makes the write conditional (see Condition).
+	If *Condition
 }
 
 // ObjectInfo describes a stored version.
@@ -62,6 +64,9 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, opts *
 	}
 	if _, err := s.idx.Bucket(ctx, bucket); err != nil {
 		return nil, classify(op, err)
+	}
+	if err := s.precheck(ctx, op, bucket, key, opts.If); err != nil {
+		return nil, err
 	}
 	vid, t := s.newVersionID()
 	size := int64(-1)
@@ -102,10 +107,10 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, opts *
 		return nil, err
 	}
 	m.Extra, m.Quarantine = rec.extra(), rec.quarantine()
-	info, err := s.commit(ctx, m)
+	info, err := s.commitIf(ctx, m, opts.If)
 	if err != nil {
 		s.deleteSegment(context.WithoutCancel(ctx), seg)
-		return nil, classify(op, err)
+		return nil, classify(op, commitConflict(op, err))
 	}
 	s.afterCommit(ctx, gw, rec, info)
 	return info, nil
@@ -235,6 +240,13 @@ func (s *Store) deleteSegment(ctx context.Context, seg manifest.Segment) {
 // commit chains, signs and disperses the manifest, then records it in the
 // index. It is the moment a version becomes visible.
 func (s *Store) commit(ctx context.Context, m *manifest.Manifest) (*ObjectInfo, error) {
+	return s.commitIf(ctx, m, nil)
+}
+
+// commitIf is commit, recording the version only if cond holds in the
+// index transaction that records it; when it does not, the manifest
+// pieces are removed and the error is an *errCommitCondition.
+func (s *Store) commitIf(ctx context.Context, m *manifest.Manifest, cond *Condition) (*ObjectInfo, error) {
 	if m.Kind == manifest.KindObject {
 		if prev, err := s.idx.Latest(ctx, m.Bucket, m.Key, timeZero); err == nil {
 			m.Prev = manifest.Hash(prev.Manifest)
@@ -254,7 +266,18 @@ func (s *Store) commit(ctx context.Context, m *manifest.Manifest) (*ObjectInfo, 
 	}
 	v := versionOf(m, env)
 	if m.Kind == manifest.KindObject {
-		if err := s.idx.PutVersion(ctx, v); err != nil {
+		put := func() error { return s.idx.PutVersion(ctx, v) }
+		if cond != nil {
+			put = func() error {
+				return s.idx.PutVersionIf(ctx, v, func(cur *index.Version) error {
+					if err := cond.check(cur); err != nil {
+						return &errCommitCondition{err}
+					}
+					return nil
+				})
+			}
+		}
+		if err := put(); err != nil {
 			s.deletePieces(context.WithoutCancel(ctx), m.ID, picks)
 			return nil, err
 		}
