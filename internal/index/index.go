@@ -146,6 +146,10 @@ type ListVersionsOptions struct {
 	KeyMarker       string
 	VersionIDMarker string
 	Limit           int
+	// AsOf lists only the versions with Time <= AsOf: the history as it
+	// was at that instant (a common prefix appears only if a version
+	// under it is listed). The zero time means no limit.
+	AsOf time.Time
 }
 
 // ListVersionsResult is one page of ListVersions: versions (delete markers
