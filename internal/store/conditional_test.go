@@ -165,3 +165,63 @@ func TestConditionalCompleteAndCopy(t *testing.T) {
 		t.Errorf("Copy(If-None-Match, new key) = %v", err)
 	}
 }
+
+func TestPartChecksumsReachComplete(t *testing.T) {
+	ts := newTestStore(t)
+	ctx := context.Background()
+	u, err := ts.CreateUpload(ctx, "lake", "k", &PutOptions{ChecksumAlgorithm: "CRC32", ChecksumType: "COMPOSITE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ts.Upload(ctx, u.ID); err != nil || got.Opts.ChecksumAlgorithm != "CRC32" || got.Opts.ChecksumType != "COMPOSITE" {
+		t.Fatalf("Upload() = %+v, %v; want the checksum algorithm and type kept", got, err)
+	}
+	one := random(MinPartSize)
+	p1, err := ts.PutPart(ctx, u.ID, 1, bytes.NewReader(one), &PutOptions{Checksums: map[string]string{"CRC32": "sent"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen int
+	p2, err := ts.PutPart(ctx, u.ID, 2, bytes.NewReader([]byte("tail")), &PutOptions{
+		Plain:    writerFunc(func(p []byte) (int, error) { seen += len(p); return len(p), nil }),
+		PartSums: func() map[string]string { return map[string]string{"CRC32": "computed"} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != 4 || p2.Checksums["CRC32"] != "computed" {
+		t.Errorf("PutPart with PartSums: Plain saw %d bytes, Checksums %v; want 4, computed", seen, p2.Checksums)
+	}
+	ps, _, err := ts.ListParts(ctx, u.ID, 0, 0)
+	if err != nil || len(ps) != 2 || ps[0].Checksums["CRC32"] != "sent" || ps[1].Checksums["CRC32"] != "computed" {
+		t.Fatalf("ListParts() = %+v, %v; want the parts' checksums", ps, err)
+	}
+	parts := []CompletePart{{Number: 1, ETag: p1.ETag}, {Number: 2, ETag: p2.ETag}}
+	refuse := errors.New("refused by the checksum callback")
+	_, err = ts.CompleteUploadWith(ctx, u.ID, parts, &CompleteOptions{Checksum: func([]Part) (map[string]string, error) { return nil, refuse }})
+	if !errors.Is(err, refuse) {
+		t.Fatalf("CompleteUploadWith(refusing callback) = %v; want its error", err)
+	}
+	var got []Part
+	info, err := ts.CompleteUploadWith(ctx, u.ID, parts, &CompleteOptions{Checksum: func(ps []Part) (map[string]string, error) {
+		got = ps
+		return map[string]string{"CRC32": "object-2"}, nil
+	}})
+	if err != nil {
+		t.Fatalf("CompleteUploadWith() = %v", err)
+	}
+	if len(got) != 2 || got[0].Number != 1 || got[0].Size != MinPartSize || got[1].Size != 4 || got[1].Checksums["CRC32"] != "computed" {
+		t.Errorf("the callback got %+v; want parts 1 and 2 in order with sizes and checksums", got)
+	}
+	if info.Manifest.Checksums["CRC32"] != "object-2" {
+		t.Errorf("object checksums = %v; want the callback's", info.Manifest.Checksums)
+	}
+	st, err := ts.Stat(ctx, "lake", "k", StatOptions{})
+	if err != nil || st.Manifest.Checksums["CRC32"] != "object-2" {
+		t.Errorf("Stat() checksums = %v, %v; want the callback's", st.Manifest.Checksums, err)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -40,6 +40,15 @@ type PutOptions struct {
 	SkipGuard bool
 	// If, when not nil, makes the write conditional (see Condition).
 	If *Condition
+	// ChecksumAlgorithm and ChecksumType are kept with a multipart upload
+	// (CreateUpload) for the front end that computes the object's
+	// checksum from its parts' (see CompleteOptions.Checksum); the store
+	// does not interpret them.
+	ChecksumAlgorithm, ChecksumType string
+	// PartSums, when not nil, is called by PutPart and CopyPart once the
+	// whole body has streamed through Plain, and what it returns is kept
+	// with the part's Checksums: checksums the front end computes itself.
+	PartSums func() map[string]string
 }
 
 // ObjectInfo describes a stored version.
