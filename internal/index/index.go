@@ -209,12 +209,13 @@ type Index interface {
 	PutVersion(ctx context.Context, v Version) error
 	// PutVersionIf records v as PutVersion does, but only if check, called
 	// in the same transaction with the key's current version (what Latest
-	// with a zero asOf returns, possibly a delete marker; nil when there is
-	// none), returns nil. Otherwise nothing is recorded and check's error
-	// is returned. No other write to the index can come between the check
-	// and the record: it is how conditional writes are made atomic.
-	// Recording a version that is already recorded with equal fields is a
-	// no-op that does not call check. check must not call the Index.
+	// with a zero asOf returns, possibly a delete marker, but without its
+	// Manifest; nil when there is none), returns nil. Otherwise nothing is
+	// recorded and check's error is returned. No other write to the index
+	// can come between the check and the record: it is how conditional
+	// writes are made atomic. Recording a version that is already recorded
+	// with equal fields (a retry) succeeds as a no-op whatever check says.
+	// check must not call the Index.
 	PutVersionIf(ctx context.Context, v Version, check func(cur *Version) error) error
 	// UpdateVersion reads a version, passes it to fn and stores what fn
 	// leaves, all in one transaction. Only Shards, Quarantined and Manifest

@@ -511,12 +511,9 @@ func (ix *Index) PutVersionIf(ctx context.Context, v index.Version, check func(c
 		return err
 	}
 	return ix.write(ctx, func(ctx context.Context) error {
-		if old, _, err := ix.w.version(ctx, v.Bucket, v.Key, v.ID); err == nil && same(&old, &v) {
-			return nil // a retry of a write that was recorded
-		}
 		cur := &index.Version{Bucket: v.Bucket, Key: v.Key}
 		row := ix.w.latest.QueryRowContext(ctx, v.Bucket, v.Key)
-		switch err := row.Scan(&cur.ID, nanos{&cur.Time}, &cur.Size, &cur.ETag, &cur.DeleteMarker, &cur.Shards, &cur.Quarantined, &cur.Manifest); {
+		switch err := row.Scan(&cur.ID, nanos{&cur.Time}, &cur.Size, &cur.ETag, &cur.DeleteMarker, &cur.Shards, &cur.Quarantined); {
 		case errors.Is(err, sql.ErrNoRows):
 			if err := ix.w.checkBucket(ctx, v.Bucket); err != nil {
 				return err
@@ -526,6 +523,11 @@ func (ix *Index) PutVersionIf(ctx context.Context, v index.Version, check func(c
 			return fmt.Errorf("index: put %s/%s version %s: %w", v.Bucket, v.Key, v.ID, err)
 		}
 		if err := check(cur); err != nil {
+			// A retry of a write that was recorded is judged by the
+			// version it wrote itself: it succeeds, as in PutVersion.
+			if old, _, verr := ix.w.version(ctx, v.Bucket, v.Key, v.ID); verr == nil && same(&old, &v) {
+				return nil
+			}
 			return err
 		}
 		return ix.w.putVersion(ctx, &v)

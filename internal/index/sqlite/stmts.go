@@ -156,8 +156,9 @@ func (w *writeStmts) list() stmtList {
 		{&w.getVersion, `SELECT ` + versionColumns + `, v.manifest_ref, m.data
 FROM versions v JOIN manifests m ON m.ref = v.manifest_ref
 WHERE v.bucket = ? AND v.key = ? AND v.id = ?`},
-		{&w.latest, `SELECT v.id, ` + versionColumns + `, m.data
-FROM versions v JOIN manifests m ON m.ref = v.manifest_ref
+		// The current version without its manifest, for PutVersionIf.
+		{&w.latest, `SELECT v.id, ` + versionColumns + `
+FROM versions v
 WHERE v.bucket = ? AND v.key = ? AND v.quarantined = 0
 ORDER BY v.id DESC LIMIT 1`},
 		{&w.insertManifest, `INSERT INTO manifests (data) VALUES (?)`},
