@@ -72,9 +72,23 @@ func headSum(algo types.ChecksumAlgorithm, crc32v, crc32c, sha, crc64v *string) 
 	return aws.ToString(crc64v)
 }
 
+// TestMultipartChecksums runs over http (checksums in headers) and https
+// (the SDK sends them as aws-chunked trailers).
 func TestMultipartChecksums(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, serverOptions{small: true})
+	for _, tls := range []bool{false, true} {
+		name := "http"
+		if tls {
+			name = "https"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testMultipartChecksums(t, startServer(t, serverOptions{small: true, tls: tls}))
+		})
+	}
+}
+
+func testMultipartChecksums(t *testing.T, ts *testServer) {
 	ts.mkBucket(t, "lake")
 	ctx := context.Background()
 	c := ts.client
@@ -219,7 +233,19 @@ func TestMultipartChecksums(t *testing.T) {
 
 func TestMultipartChecksumRefusals(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, serverOptions{small: true})
+	for _, tls := range []bool{false, true} {
+		name := "http"
+		if tls {
+			name = "https"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testMultipartChecksumRefusals(t, startServer(t, serverOptions{small: true, tls: tls}))
+		})
+	}
+}
+
+func testMultipartChecksumRefusals(t *testing.T, ts *testServer) {
 	ts.mkBucket(t, "lake")
 	ctx := context.Background()
 	c := ts.client
