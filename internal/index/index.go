@@ -146,6 +146,10 @@ type ListVersionsOptions struct {
 	KeyMarker       string
 	VersionIDMarker string
 	Limit           int
+	// AsOf lists only the versions with Time <= AsOf: the history as it
+	// was at that instant (a common prefix appears only if a version
+	// under it is listed). The zero time means no limit.
+	AsOf time.Time
 }
 
 // ListVersionsResult is one page of ListVersions: versions (delete markers
@@ -203,6 +207,16 @@ type Index interface {
 	// ID again is a no-op when every field is equal and ErrConflict
 	// otherwise, so a write can be retried safely. The bucket must exist.
 	PutVersion(ctx context.Context, v Version) error
+	// PutVersionIf records v as PutVersion does, but only if check, called
+	// in the same transaction with the key's current version (what Latest
+	// with a zero asOf returns, possibly a delete marker, but without its
+	// Manifest; nil when there is none), returns nil. Otherwise nothing is
+	// recorded and check's error is returned. No other write to the index
+	// can come between the check and the record: it is how conditional
+	// writes are made atomic. Recording a version that is already recorded
+	// with equal fields (a retry) succeeds as a no-op whatever check says.
+	// check must not call the Index.
+	PutVersionIf(ctx context.Context, v Version, check func(cur *Version) error) error
 	// UpdateVersion reads a version, passes it to fn and stores what fn
 	// leaves, all in one transaction. Only Shards, Quarantined and Manifest
 	// may change (ErrInvalid otherwise). When fn returns an error nothing

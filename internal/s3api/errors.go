@@ -102,6 +102,10 @@ func s3Error(err error) (code string, status int, msg string) {
 		return "InvalidPartOrder", http.StatusBadRequest, "The list of parts was not in ascending order: " + storeMessage(err)
 	case errors.Is(err, store.ErrEntityTooSmall):
 		return "EntityTooSmall", http.StatusBadRequest, "Your proposed upload is smaller than the minimum allowed object size: " + storeMessage(err)
+	case errors.Is(err, store.ErrConditionalConflict):
+		return "ConditionalRequestConflict", http.StatusConflict, "A conflicting operation occurred: another write changed the key while this conditional write was in progress. Nothing was stored; retry if the condition still applies."
+	case errors.Is(err, store.ErrPreconditionFailed):
+		return "PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold: " + storeMessage(err)
 	case errors.Is(err, store.ErrRange):
 		return "InvalidRange", http.StatusRequestedRangeNotSatisfiable, standardMessage["InvalidRange"]
 	case errors.Is(err, store.ErrBodySize), errors.Is(err, io.ErrUnexpectedEOF):

@@ -153,8 +153,9 @@ func (s *Server) listObjectsV1(q *request) error {
 }
 
 // listObjectVersions is ListObjectVersions (GET ?versions). In a view it
-// lists the versions written up to the view's time, and IsLatest marks
-// the version current at that time.
+// lists the versions written up to the view's time (common prefixes and
+// pages included: later versions are not even counted), and IsLatest
+// marks the version current at that time.
 func (s *Server) listObjectVersions(q *request) error {
 	query := q.r.URL.Query()
 	p, err := parseListParams(query, "max-keys")
@@ -180,16 +181,13 @@ func (s *Server) listObjectVersions(q *request) error {
 	if p.maxKeys > 0 {
 		page, err := s.st.ListVersions(q.ctx(), index.ListVersionsOptions{
 			Bucket: q.view.Bucket, Prefix: p.prefix, Delimiter: p.delimiter,
-			KeyMarker: keyMarker, VersionIDMarker: vidMarker, Limit: p.maxKeys,
+			KeyMarker: keyMarker, VersionIDMarker: vidMarker, Limit: p.maxKeys, AsOf: q.view.AsOf,
 		})
 		if err != nil {
 			return err
 		}
 		latest := map[string]string{} // key -> ID of its current version
 		for _, v := range page.Versions {
-			if q.view.isView() && v.Time.After(q.view.AsOf) {
-				continue
-			}
 			id, ok := latest[v.Key]
 			if !ok {
 				if cur, err := s.st.Index().Latest(q.ctx(), v.Bucket, v.Key, q.view.AsOf); err == nil {

@@ -106,14 +106,15 @@ func checkUnsupportedHeaders(h http.Header) error {
 
 // putObject stores the body as a new version.
 func (s *Server) putObject(q *request) error {
-	h := q.r.Header
-	if h.Get("If-Match") != "" || h.Get("If-None-Match") != "" {
-		return errNotImplemented("Conditional PutObject (If-Match / If-None-Match)")
+	cond, err := writeCondition(q.r.Header)
+	if err != nil {
+		return err
 	}
 	opts, err := s.putOptions(q)
 	if err != nil {
 		return err
 	}
+	opts.If = cond
 	b, err := s.openBody(q, maxPutSize)
 	if err != nil {
 		return err
@@ -132,6 +133,31 @@ func (s *Server) putObject(q *request) error {
 	}
 	q.w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// writeCondition reads the conditions of a conditional write (PutObject,
+// CopyObject, CompleteMultipartUpload): If-None-Match: * (only if the key
+// has no current object) and If-Match: ETAG (only if the current object
+// has that ETag). The store checks them atomically with the commit.
+func writeCondition(h http.Header) (*store.Condition, error) {
+	im, inm := strings.TrimSpace(h.Get("If-Match")), strings.TrimSpace(h.Get("If-None-Match"))
+	if im == "" && inm == "" {
+		return nil, nil
+	}
+	c := &store.Condition{}
+	if inm != "" {
+		if inm != "*" {
+			return nil, errNotImplemented("If-None-Match with an entity tag on a write (only If-None-Match: * is defined for writes)")
+		}
+		c.IfNoneMatch = true
+	}
+	if im != "" {
+		if strings.Contains(im, ",") {
+			return nil, errNotImplemented("If-Match with several entity tags on a write (send the one ETag the current object must have)")
+		}
+		c.IfMatch = strings.Trim(strings.TrimPrefix(im, "W/"), `"`)
+	}
+	return c, nil
 }
 
 // stat resolves key in the bucket or view v to a version, as GetObject,
@@ -624,6 +650,10 @@ func (s *Server) copyObject(q *request) error {
 	if src.Bucket == q.view.Bucket && src.Key == q.key && cs.VersionID == "" && !srcView.isView() && directive == "COPY" {
 		return errorf("InvalidRequest", http.StatusBadRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
+	cond, err := writeCondition(h)
+	if err != nil {
+		return err
+	}
 	var opts *store.PutOptions
 	if directive == "REPLACE" {
 		if opts, err = s.putOptions(q); err != nil {
@@ -637,6 +667,7 @@ func (s *Server) copyObject(q *request) error {
 		m := src.Manifest
 		opts = &store.PutOptions{ContentType: m.ContentType, Meta: m.Meta, Checksums: m.Checksums, Identity: q.user.AccessKey}
 	}
+	opts.If = cond
 	info, err := s.st.Copy(q.ctx(), src, q.view.Bucket, q.key, opts)
 	if err != nil {
 		return err

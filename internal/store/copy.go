@@ -23,6 +23,13 @@ func (s *Store) Copy(ctx context.Context, src *ObjectInfo, dstBucket, dstKey str
 	if _, err := s.idx.Bucket(ctx, dstBucket); err != nil {
 		return nil, classify(op, err)
 	}
+	var cond *Condition
+	if opts != nil {
+		cond = opts.If
+	}
+	if err := s.precheck(ctx, op, dstBucket, dstKey, cond); err != nil {
+		return nil, err
+	}
 	sm := src.Manifest
 	vid, t := s.newVersionID()
 	m := &manifest.Manifest{
@@ -52,9 +59,9 @@ func (s *Store) Copy(ctx context.Context, src *ObjectInfo, dstBucket, dstKey str
 		}
 		m.Extra, m.Quarantine = rec.extra(), rec.quarantine()
 	}
-	info, err := s.commit(ctx, m)
+	info, err := s.commitIf(ctx, m, cond)
 	if err != nil {
-		return nil, classify(op, err)
+		return nil, classify(op, commitConflict(op, err))
 	}
 	s.afterCommit(ctx, gw, rec, info)
 	return info, nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"time"
 
 	"github.com/rhizome-data/rhizome/internal/index"
@@ -48,6 +49,23 @@ type Part struct {
 	ETag     string
 	Size     int64
 	Modified time.Time
+	// Checksums are the part's client checksums (name -> value), as
+	// given to PutPart.
+	Checksums map[string]string
+}
+
+// partData is what the index keeps of a part: its segment and checksums.
+// The segment's fields are at the top level, so the records of parts
+// stored before checksums were kept read the same.
+type partData struct {
+	manifest.Segment
+	Checksums map[string]string `json:"part_sums,omitempty"`
+}
+
+func partOf(p index.Part) Part {
+	var d partData
+	json.Unmarshal(p.Data, &d)
+	return Part{Number: p.Number, ETag: p.ETag, Size: p.Size, Modified: p.Modified, Checksums: d.Checksums}
 }
 
 // CompletePart names a part in CompleteUpload.
@@ -61,6 +79,13 @@ type uploadMeta struct {
 	Meta        map[string]string `json:"meta,omitempty"`
 	Checksums   map[string]string `json:"sums,omitempty"`
 	Identity    string            `json:"who,omitempty"`
+	SumAlgo     string            `json:"sum_algo,omitempty"`
+	SumType     string            `json:"sum_type,omitempty"`
+}
+
+func (um uploadMeta) opts() PutOptions {
+	return PutOptions{ContentType: um.ContentType, Meta: um.Meta, Checksums: um.Checksums, Identity: um.Identity,
+		ChecksumAlgorithm: um.SumAlgo, ChecksumType: um.SumType}
 }
 
 // CreateUpload starts a multipart upload of bucket/key.
@@ -76,7 +101,7 @@ func (s *Store) CreateUpload(ctx context.Context, bucket, key string, opts *PutO
 		opts = &PutOptions{}
 	}
 	id, t := s.newVersionID()
-	meta, _ := json.Marshal(uploadMeta{opts.ContentType, opts.Meta, opts.Checksums, opts.Identity})
+	meta, _ := json.Marshal(uploadMeta{opts.ContentType, opts.Meta, opts.Checksums, opts.Identity, opts.ChecksumAlgorithm, opts.ChecksumType})
 	if err := s.idx.CreateUpload(ctx, index.Upload{ID: id, Bucket: bucket, Key: key, Created: t, Meta: meta}); err != nil {
 		return nil, classify(op, err)
 	}
@@ -90,6 +115,18 @@ func (s *Store) upload(ctx context.Context, op, id string) (index.Upload, error)
 			Msg: fmt.Sprintf("upload %s does not exist (never created, completed, aborted or expired)", id)}
 	}
 	return u, classify(op, err)
+}
+
+// Upload returns an upload in progress, with the options it was created
+// with.
+func (s *Store) Upload(ctx context.Context, uploadID string) (*Upload, error) {
+	u, err := s.upload(ctx, "upload "+uploadID, uploadID)
+	if err != nil {
+		return nil, err
+	}
+	var um uploadMeta
+	json.Unmarshal(u.Meta, &um)
+	return &Upload{ID: u.ID, Bucket: u.Bucket, Key: u.Key, Created: u.Created, Opts: um.opts()}, nil
 }
 
 // UploadBucketKey returns the bucket and key an upload writes to.
@@ -130,7 +167,17 @@ func (s *Store) PutPart(ctx context.Context, uploadID string, number int, r io.R
 		return nil, classify(op, err)
 	}
 	sum := h.Sum(nil)
-	data, _ := json.Marshal(seg)
+	// The checksums are read only now: trailer checksums arrive with the
+	// end of the body.
+	sums := opts.Checksums
+	if opts.PartSums != nil {
+		sums = maps.Clone(sums)
+		if sums == nil {
+			sums = map[string]string{}
+		}
+		maps.Copy(sums, opts.PartSums())
+	}
+	data, _ := json.Marshal(partData{Segment: seg, Checksums: sums})
 	p := index.Part{UploadID: uploadID, Number: number, ETag: hex.EncodeToString(sum[:16]), Size: seg.Size, Modified: s.now().UTC(), Data: data}
 	old, err := s.idx.PutPart(ctx, p)
 	if err != nil {
@@ -140,13 +187,19 @@ func (s *Store) PutPart(ctx context.Context, uploadID string, number int, r io.R
 	if old != nil {
 		s.dropPartData(context.WithoutCancel(ctx), *old)
 	}
-	return &Part{Number: number, ETag: p.ETag, Size: p.Size, Modified: p.Modified}, nil
+	return &Part{Number: number, ETag: p.ETag, Size: p.Size, Modified: p.Modified, Checksums: sums}, nil
 }
 
-// CopyPart stores bytes [off, off+length) of src as part number. A whole
-// single-segment source is referenced without copying; a range is read and
-// re-encoded.
+// CopyPart stores bytes [off, off+length) of src as part number: they are
+// read and re-encoded.
 func (s *Store) CopyPart(ctx context.Context, uploadID string, number int, src *ObjectInfo, off, length int64) (*Part, error) {
+	return s.CopyPartWith(ctx, uploadID, number, src, off, length, nil)
+}
+
+// CopyPartWith is CopyPart with options: Plain and PartSums are used as
+// PutPart uses them (to checksum the copied bytes); the size is the
+// range's.
+func (s *Store) CopyPartWith(ctx context.Context, uploadID string, number int, src *ObjectInfo, off, length int64, opts *PutOptions) (*Part, error) {
 	op := fmt.Sprintf("copy part %d of %s", number, uploadID)
 	if src == nil || src.DeleteMarker {
 		return nil, errorf(ErrInvalid, op, nil, "the source is a delete marker")
@@ -166,7 +219,12 @@ func (s *Store) CopyPart(ctx context.Context, uploadID string, number int, src *
 		pw.CloseWithError(err)
 	}()
 	defer pr.Close()
-	return s.PutPart(ctx, uploadID, number, pr, &PutOptions{Size: length, SizeKnown: true})
+	po := &PutOptions{}
+	if opts != nil {
+		po.Plain, po.PartSums = opts.Plain, opts.PartSums
+	}
+	po.Size, po.SizeKnown = length, true
+	return s.PutPart(ctx, uploadID, number, pr, po)
 }
 
 // ListParts returns the upload's parts with numbers above marker.
@@ -190,18 +248,45 @@ func (s *Store) ListParts(ctx context.Context, uploadID string, marker, limit in
 		if len(out) == limit {
 			return out, true, nil
 		}
-		out = append(out, Part{Number: p.Number, ETag: p.ETag, Size: p.Size, Modified: p.Modified})
+		out = append(out, partOf(p))
 	}
 	return out, false, nil
+}
+
+// CompleteOptions tune CompleteUploadWith. A nil *CompleteOptions is fine.
+type CompleteOptions struct {
+	// Identity names the writer.
+	Identity string
+	// If, when not nil, makes the completion conditional (see Condition).
+	// When it fails, the upload stays as it was: it can be completed
+	// again or aborted.
+	If *Condition
+	// Checksum, when not nil, is called with the listed parts, in order,
+	// as stored (with their checksums); what it returns becomes the
+	// object's checksums. An error from it refuses the completion and is
+	// returned as it is; the upload stays as it was.
+	Checksum func(parts []Part) (map[string]string, error)
 }
 
 // CompleteUpload joins the listed parts into a new version of the upload's
 // key. It writes only a manifest: the parts' shards become the version's
 // segments. Parts not listed are discarded.
 func (s *Store) CompleteUpload(ctx context.Context, uploadID string, parts []CompletePart, identity string) (*ObjectInfo, error) {
+	return s.CompleteUploadWith(ctx, uploadID, parts, &CompleteOptions{Identity: identity})
+}
+
+// CompleteUploadWith is CompleteUpload with options.
+func (s *Store) CompleteUploadWith(ctx context.Context, uploadID string, parts []CompletePart, opts *CompleteOptions) (*ObjectInfo, error) {
 	op := "complete upload " + uploadID
+	if opts == nil {
+		opts = &CompleteOptions{}
+	}
+	identity := opts.Identity
 	u, err := s.upload(ctx, op, uploadID)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.precheck(ctx, op, u.Bucket, u.Key, opts.If); err != nil {
 		return nil, err
 	}
 	if len(parts) == 0 {
@@ -221,6 +306,7 @@ func (s *Store) CompleteUpload(ctx context.Context, uploadID string, parts []Com
 		ContentType: um.ContentType, Meta: um.Meta, Checksums: um.Checksums, Identity: identity}
 	etags := newContentHash()
 	used := map[int]bool{}
+	var listed []Part
 	for i, cp := range parts {
 		if i > 0 && cp.Number <= parts[i-1].Number {
 			return nil, &Error{Kind: ErrInvalid, Op: op, Err: ErrInvalidPartOrder,
@@ -244,13 +330,23 @@ func (s *Store) CompleteUpload(ctx context.Context, uploadID string, parts []Com
 		m.Segments = append(m.Segments, seg)
 		m.Size += seg.Size
 		used[cp.Number] = true
+		listed = append(listed, partOf(p))
+	}
+	if opts.Checksum != nil {
+		sums, err := opts.Checksum(listed)
+		if err != nil {
+			return nil, err
+		}
+		if sums != nil {
+			m.Checksums = sums
+		}
 	}
 	sum := etags.Sum(nil)
 	m.ETag = fmt.Sprintf("%s-%d", hex.EncodeToString(sum[:16]), len(parts))
 	m.ID, m.Time = s.newVersionID()
-	info, err := s.commit(ctx, m)
+	info, err := s.commitIf(ctx, m, opts.If)
 	if err != nil {
-		return nil, classify(op, err)
+		return nil, classify(op, commitConflict(op, err))
 	}
 	for _, p := range stored {
 		if !used[p.Number] {
@@ -293,8 +389,7 @@ func (s *Store) ListUploads(ctx context.Context, bucket, prefix, keyMarker, uplo
 	for i, u := range us {
 		var um uploadMeta
 		json.Unmarshal(u.Meta, &um)
-		out[i] = Upload{ID: u.ID, Bucket: u.Bucket, Key: u.Key, Created: u.Created,
-			Opts: PutOptions{ContentType: um.ContentType, Meta: um.Meta, Checksums: um.Checksums, Identity: um.Identity}}
+		out[i] = Upload{ID: u.ID, Bucket: u.Bucket, Key: u.Key, Created: u.Created, Opts: um.opts()}
 	}
 	return out, trunc, nil
 }

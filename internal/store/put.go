@@ -39,6 +39,17 @@ type PutOptions struct {
 	// SkipGuard writes without profiling or checks (rollbacks restoring
 	// known-good versions).
 	SkipGuard bool
+	// If, when not nil, makes the write conditional (see Condition).
+	If *Condition
+	// ChecksumAlgorithm and ChecksumType are kept with a multipart upload
+	// (CreateUpload) for the front end that computes the object's
+	// checksum from its parts' (see CompleteOptions.Checksum); the store
+	// does not interpret them.
+	ChecksumAlgorithm, ChecksumType string
+	// PartSums, when not nil, is called by PutPart and CopyPart once the
+	// whole body has streamed through Plain, and what it returns is kept
+	// with the part's Checksums: checksums the front end computes itself.
+	PartSums func() map[string]string
 }
 
 // ObjectInfo describes a stored version.
@@ -63,6 +74,9 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, opts *
 	}
 	if _, err := s.idx.Bucket(ctx, bucket); err != nil {
 		return nil, classify(op, err)
+	}
+	if err := s.precheck(ctx, op, bucket, key, opts.If); err != nil {
+		return nil, err
 	}
 	vid, t := s.newVersionID()
 	size := int64(-1)
@@ -124,10 +138,10 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, opts *
 		return nil, err
 	}
 	m.Extra, m.Quarantine = rec.extra(), rec.quarantine()
-	info, err := s.commit(ctx, m)
+	info, err := s.commitIf(ctx, m, opts.If)
 	if err != nil {
 		s.deleteSegment(context.WithoutCancel(ctx), seg)
-		return nil, classify(op, err)
+		return nil, classify(op, commitConflict(op, err))
 	}
 	s.afterCommit(ctx, gw, rec, info)
 	return info, nil
@@ -274,6 +288,13 @@ func (s *Store) deleteSegment(ctx context.Context, seg manifest.Segment) {
 // commit chains, signs and disperses the manifest, then records it in the
 // index. It is the moment a version becomes visible.
 func (s *Store) commit(ctx context.Context, m *manifest.Manifest) (*ObjectInfo, error) {
+	return s.commitIf(ctx, m, nil)
+}
+
+// commitIf is commit, recording the version only if cond holds in the
+// index transaction that records it; when it does not, the manifest
+// pieces are removed and the error is an *errCommitCondition.
+func (s *Store) commitIf(ctx context.Context, m *manifest.Manifest, cond *Condition) (*ObjectInfo, error) {
 	if m.Kind == manifest.KindObject {
 		if prev, err := s.idx.Latest(ctx, m.Bucket, m.Key, timeZero); err == nil {
 			m.Prev = manifest.Hash(prev.Manifest)
@@ -294,7 +315,18 @@ func (s *Store) commit(ctx context.Context, m *manifest.Manifest) (*ObjectInfo, 
 	}
 	v := versionOf(m, env)
 	if m.Kind == manifest.KindObject {
-		if err := s.idx.PutVersion(ctx, v); err != nil {
+		put := func() error { return s.idx.PutVersion(ctx, v) }
+		if cond != nil {
+			put = func() error {
+				return s.idx.PutVersionIf(ctx, v, func(cur *index.Version) error {
+					if err := cond.check(cur); err != nil {
+						return &errCommitCondition{err}
+					}
+					return nil
+				})
+			}
+		}
+		if err := put(); err != nil {
 			s.deletePieces(context.WithoutCancel(ctx), m.ID, picks)
 			return nil, err
 		}

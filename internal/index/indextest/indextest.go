@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) index.Index) {
 		{"MissingBucket", testMissingBucket},
 		{"PutGet", testPutGet},
 		{"UpdateVersion", testUpdateVersion},
+		{"PutVersionIf", testPutVersionIf},
+		{"PutVersionIfRace", testPutVersionIfRace},
 		{"LatestAsOf", testLatest},
 		{"VersionsOrder", testVersionsOrder},
 		{"DeleteVersion", testDeleteVersion},

@@ -115,7 +115,7 @@ func (m *model) latest(i int, asOf time.Time) (index.Version, bool) {
 func (m *model) listVersions(o index.ListVersionsOptions) index.ListVersionsResult {
 	var entries []entry
 	for _, v := range m.versions {
-		if !strings.HasPrefix(v.Key, o.Prefix) {
+		if !strings.HasPrefix(v.Key, o.Prefix) || (!o.AsOf.IsZero() && v.Time.After(o.AsOf)) {
 			continue
 		}
 		if o.KeyMarker != "" {
@@ -474,12 +474,18 @@ func testListVersions(t *testing.T, open func(t *testing.T) index.Index) {
 	type lvCase struct {
 		prefix, delim, keyMarker, idMarker string
 		limit                              int
+		asOf                               time.Time
 	}
 	var cases []lvCase
 	for _, prefix := range []string{"", "p1/", "p2/q0/", "top", "nothing"} {
 		for _, delim := range []string{"", "/"} {
 			for _, limit := range []int{0, 1, 7, 100} {
 				cases = append(cases, lvCase{prefix: prefix, delim: delim, limit: limit})
+			}
+			// As of a past instant: only older versions, and only the
+			// common prefixes that held one then.
+			for _, asOf := range []time.Time{minute(0), minute(4), minute(15), minute(35)} {
+				cases = append(cases, lvCase{prefix: prefix, delim: delim, limit: 3, asOf: asOf})
 			}
 		}
 	}
@@ -508,6 +514,8 @@ func testListVersions(t *testing.T, open func(t *testing.T) index.Index) {
 		{keyMarker: "a"},
 		{keyMarker: "zzz"},
 		{keyMarker: "p3/q1/", prefix: "p3/", delim: "/"},
+		{keyMarker: mid.Key, idMarker: ofMid[0].ID, asOf: minute(25)},
+		{keyMarker: "p1/", delim: "/", asOf: minute(5)},
 	} {
 		for _, limit := range []int{1, 5, 1000} {
 			c.limit = limit
@@ -515,7 +523,7 @@ func testListVersions(t *testing.T, open func(t *testing.T) index.Index) {
 		}
 	}
 	for _, c := range cases {
-		o := index.ListVersionsOptions{Bucket: "b", Prefix: c.prefix, Delimiter: c.delim, KeyMarker: c.keyMarker, VersionIDMarker: c.idMarker, Limit: c.limit}
+		o := index.ListVersionsOptions{Bucket: "b", Prefix: c.prefix, Delimiter: c.delim, KeyMarker: c.keyMarker, VersionIDMarker: c.idMarker, Limit: c.limit, AsOf: c.asOf}
 		for page := 0; page < 60; page++ {
 			got, err := ix.ListVersions(ctxT(t), o)
 			what := fmt.Sprintf("ListVersions(%+v) page %d", o, page)

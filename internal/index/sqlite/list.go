@@ -73,6 +73,10 @@ func (ix *Index) ListVersions(ctx context.Context, o index.ListVersionsOptions) 
 	p := newPager(o.Prefix, o.Delimiter, o.KeyMarker, o.Limit)
 	err := ix.readTx(ctx, o.Bucket, func(tx *sql.Tx) error {
 		all := func(*index.Version) bool { return true }
+		if !o.AsOf.IsZero() {
+			asOf := asOfNanos(o.AsOf)
+			all = func(v *index.Version) bool { return v.Time.UnixNano() <= asOf }
+		}
 		// The rest of the marker key's versions first, unless the marker
 		// is a common prefix (then the pager already starts past it).
 		if o.KeyMarker != "" && o.VersionIDMarker != "" && p.more && p.from == o.KeyMarker+"\x00" {

@@ -505,6 +505,35 @@ func (ix *Index) PutVersion(ctx context.Context, v index.Version) error {
 	})
 }
 
+// PutVersionIf implements index.Index.
+func (ix *Index) PutVersionIf(ctx context.Context, v index.Version, check func(cur *index.Version) error) error {
+	if err := validate(&v); err != nil {
+		return err
+	}
+	return ix.write(ctx, func(ctx context.Context) error {
+		cur := &index.Version{Bucket: v.Bucket, Key: v.Key}
+		row := ix.w.latest.QueryRowContext(ctx, v.Bucket, v.Key)
+		switch err := row.Scan(&cur.ID, nanos{&cur.Time}, &cur.Size, &cur.ETag, &cur.DeleteMarker, &cur.Shards, &cur.Quarantined); {
+		case errors.Is(err, sql.ErrNoRows):
+			if err := ix.w.checkBucket(ctx, v.Bucket); err != nil {
+				return err
+			}
+			cur = nil
+		case err != nil:
+			return fmt.Errorf("index: put %s/%s version %s: %w", v.Bucket, v.Key, v.ID, err)
+		}
+		if err := check(cur); err != nil {
+			// A retry of a write that was recorded is judged by the
+			// version it wrote itself: it succeeds, as in PutVersion.
+			if old, _, verr := ix.w.version(ctx, v.Bucket, v.Key, v.ID); verr == nil && same(&old, &v) {
+				return nil
+			}
+			return err
+		}
+		return ix.w.putVersion(ctx, &v)
+	})
+}
+
 // UpdateVersion implements index.Index.
 func (ix *Index) UpdateVersion(ctx context.Context, bucket, key, id string, fn func(*index.Version) error) error {
 	return ix.write(ctx, func(ctx context.Context) error {

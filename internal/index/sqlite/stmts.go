@@ -141,7 +141,7 @@ func (r *readStmts) Close() error { return r.list().close() }
 // writer's transaction.
 type writeStmts struct {
 	bucket, insertBucket, deleteBucket, anyVersion *sql.Stmt
-	getVersion                                     *sql.Stmt
+	getVersion, latest                             *sql.Stmt
 	insertManifest, updateManifest, deleteManifest *sql.Stmt
 	insertVersion, updateVersion, deleteVersion    *sql.Stmt
 	savepoint, rollbackTo, release                 *sql.Stmt
@@ -156,6 +156,11 @@ func (w *writeStmts) list() stmtList {
 		{&w.getVersion, `SELECT ` + versionColumns + `, v.manifest_ref, m.data
 FROM versions v JOIN manifests m ON m.ref = v.manifest_ref
 WHERE v.bucket = ? AND v.key = ? AND v.id = ?`},
+		// The current version without its manifest, for PutVersionIf.
+		{&w.latest, `SELECT v.id, ` + versionColumns + `
+FROM versions v
+WHERE v.bucket = ? AND v.key = ? AND v.quarantined = 0
+ORDER BY v.id DESC LIMIT 1`},
 		{&w.insertManifest, `INSERT INTO manifests (data) VALUES (?)`},
 		{&w.updateManifest, `UPDATE manifests SET data = ? WHERE ref = ?`},
 		{&w.deleteManifest, `DELETE FROM manifests WHERE ref = ?`},
