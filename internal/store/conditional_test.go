@@ -115,9 +115,9 @@ func TestConditionalPutLosesRace(t *testing.T) {
 		t.Fatalf("Versions(k) = %v; want only the winner's", vs)
 	}
 	// The loser's shards and manifest pieces are gone: only the winner's
-	// 6 shards and 6 pieces remain.
-	if got := ts.blobCount(t) - blobs; got != 12 {
-		t.Errorf("%d new blobs; want 12 (the winner's)", got)
+	// 6 pieces remain (its few bytes are inline in them).
+	if got := ts.blobCount(t) - blobs; got != 6 {
+		t.Errorf("%d new blobs; want 6 (the winner's pieces)", got)
 	}
 	if got, _, err := ts.get(t, "k"); err != nil || string(got) != "winner" {
 		t.Errorf("get(k) = %q, %v; want winner", got, err)
