@@ -296,46 +296,84 @@ func (s *Store) commit(ctx context.Context, m *manifest.Manifest) (*ObjectInfo, 
 // pieces are removed and the error is an *errCommitCondition.
 func (s *Store) commitIf(ctx context.Context, m *manifest.Manifest, cond *Condition) (*ObjectInfo, error) {
 	if m.Kind == manifest.KindObject {
-		if prev, err := s.idx.Latest(ctx, m.Bucket, m.Key, timeZero); err == nil {
-			m.Prev = manifest.Hash(prev.Manifest)
-		}
+		// Writers of one key in this process commit one at a time, so
+		// they link without retries; other processes are caught by the
+		// check in the index transaction.
+		defer s.commits.lock(m.Bucket + "\x00" + m.Key)()
 	}
-	picks := placement.Pick(s.pb, s.cfg.K, s.cfg.M, s.cfg.Survive, []byte(m.ID), nil)
-	m.Placement = make([]string, len(picks))
-	for i, p := range picks {
-		m.Placement[i] = s.pb[p].Name
-	}
-	env, err := manifest.Encode(m, s.priv)
-	if err != nil {
-		return nil, err
-	}
-	stored, err := s.writePieces(ctx, m.ID, env, picks)
-	if err != nil {
-		return nil, err
-	}
-	v := versionOf(m, env)
-	if m.Kind == manifest.KindObject {
-		put := func() error { return s.idx.PutVersion(ctx, v) }
-		if cond != nil {
-			put = func() error {
-				return s.idx.PutVersionIf(ctx, v, func(cur *index.Version) error {
-					if err := cond.check(cur); err != nil {
-						return &errCommitCondition{err}
-					}
-					return nil
-				})
+	for attempt := 1; ; attempt++ {
+		// The chain link: the key's current version as this commit sees
+		// it. The index transaction below checks it is still current, so
+		// concurrent writers of one key chain one after the other.
+		prevID := ""
+		m.Prev = ""
+		if m.Kind == manifest.KindObject {
+			if prev, err := s.idx.Latest(ctx, m.Bucket, m.Key, timeZero); err == nil {
+				m.Prev, prevID = manifest.Hash(prev.Manifest), prev.ID
 			}
 		}
-		if err := put(); err != nil {
-			s.deletePieces(context.WithoutCancel(ctx), m.ID, picks)
+		if prevID > m.ID {
+			// A write of the key that began after this one committed
+			// first: this version comes after it, in ID (time) order as
+			// in the chain, and is the current one, as in S3 (the last
+			// write to finish wins). Its segment keeps the ID it was
+			// written under.
+			m.ID, m.Time = s.newVersionIDAfter(prevID)
+		}
+		picks := placement.Pick(s.pb, s.cfg.K, s.cfg.M, s.cfg.Survive, []byte(m.ID), nil)
+		m.Placement = make([]string, len(picks))
+		for i, p := range picks {
+			m.Placement[i] = s.pb[p].Name
+		}
+		env, err := manifest.Encode(m, s.priv)
+		if err != nil {
 			return nil, err
 		}
+		stored, err := s.writePieces(ctx, m.ID, env, picks)
+		if err != nil {
+			return nil, err
+		}
+		v := versionOf(m, env)
+		if m.Kind == manifest.KindObject {
+			err = s.idx.PutVersionIf(ctx, v, func(cur *index.Version) error {
+				if err := cond.check(cur); err != nil {
+					return &errCommitCondition{err}
+				}
+				if curID := idOf(cur); curID != prevID && attempt < maxChainAttempts {
+					return errChainMoved
+				}
+				return nil
+			})
+			if err != nil {
+				s.deletePieces(context.WithoutCancel(ctx), m.ID, picks)
+				if errors.Is(err, errChainMoved) {
+					continue
+				}
+				return nil, err
+			}
+		}
+		// A missing piece costs an inlined object one of its copies, and
+		// any version one share of its key: repair adds it back.
+		info := &ObjectInfo{Version: v, Manifest: m, Protected: s.protected(m) && stored == len(picks)}
+		s.queueUnderProtected(ctx, info)
+		return info, nil
 	}
-	// A missing piece costs an inlined object one of its copies, and any
-	// version one share of its key: repair adds it back.
-	info := &ObjectInfo{Version: v, Manifest: m, Protected: s.protected(m) && stored == len(picks)}
-	s.queueUnderProtected(ctx, info)
-	return info, nil
+}
+
+// maxChainAttempts bounds how often a commit re-links its manifest when
+// other writes of the same key keep committing first; the last attempt
+// commits whatever it linked to.
+const maxChainAttempts = 8
+
+// errChainMoved: another version of the key committed between reading
+// the chain link and recording this version.
+var errChainMoved = errors.New("the key's current version changed during the commit")
+
+func idOf(v *index.Version) string {
+	if v == nil {
+		return ""
+	}
+	return v.ID
 }
 
 // writePieces stores the version's manifest pieces and returns how many

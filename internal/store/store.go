@@ -129,6 +129,7 @@ type Store struct {
 
 	vidMu   sync.Mutex
 	lastVID [8]byte
+	commits keyLocks // one commit of a key at a time in this process
 
 	maint maintState // repair queueing (repair.go)
 }
@@ -195,12 +196,19 @@ func New(cfg *config.Config, bs []backend.Backend, idx index.Index, priv ed25519
 
 // newVersionID returns a 32-hex-character ID: 8 bytes of unix nanoseconds
 // (big-endian, strictly increasing within this process) and 8 random bytes.
-func (s *Store) newVersionID() (string, time.Time) {
+func (s *Store) newVersionID() (string, time.Time) { return s.newVersionIDAfter("") }
+
+// newVersionIDAfter draws a version ID greater than after (another
+// process's, possibly from a clock ahead of ours).
+func (s *Store) newVersionIDAfter(after string) (string, time.Time) {
 	s.vidMu.Lock()
 	defer s.vidMu.Unlock()
 	t := s.now().UTC()
 	ns := uint64(t.UnixNano())
 	last := binary.BigEndian.Uint64(s.lastVID[:])
+	if at, ok := VersionTime(after); ok {
+		last = max(last, uint64(at.UnixNano()))
+	}
 	if ns <= last {
 		ns = last + 1
 		t = time.Unix(0, int64(ns)).UTC()
@@ -364,3 +372,39 @@ func classify(op string, err error) error {
 
 var _ = os.Getpid
 var _ = keys.KeySize
+
+// keyLocks serializes work per key: the lock for a key exists while some
+// goroutine holds or waits for it.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	sync.Mutex
+	refs int
+}
+
+// lock locks key and returns its unlock.
+func (k *keyLocks) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyLock{}
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &keyLock{}
+		k.m[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}

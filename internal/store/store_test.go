@@ -22,8 +22,9 @@ import (
 
 type testStore struct {
 	*Store
-	faults []*faulty.Backend
-	priv   ed25519.PrivateKey
+	faults    []*faulty.Backend
+	priv      ed25519.PrivateKey
+	indexPath string
 }
 
 // newTestStore builds a 4+2 store over six in-memory backends in three
@@ -59,7 +60,8 @@ func newTestStoreWith(t *testing.T, adjust func(*config.Config)) *testStore {
 		ts.faults = append(ts.faults, f)
 		bs[i] = f
 	}
-	idx, err := sqlite.Open(filepath.Join(t.TempDir(), "index.db"), nil)
+	ts.indexPath = filepath.Join(t.TempDir(), "index.db")
+	idx, err := sqlite.Open(ts.indexPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
