@@ -57,6 +57,7 @@ type guardState struct {
 	off      bool
 	policies []guard.Policy
 	siblings int
+	maxGzip  int64 // ProfileOptions.MaxDecompressed
 	webhooks []string
 	client   *http.Client
 
@@ -86,7 +87,7 @@ const siblingTTL = 30 * time.Second
 func newGuardState(s *Store) *guardState {
 	g := s.cfg.Guard
 	gs := &guardState{
-		off: g.Off, policies: g.GuardPolicies(), siblings: g.Siblings, webhooks: g.Webhooks,
+		off: g.Off, policies: g.GuardPolicies(), siblings: g.Siblings, maxGzip: g.MaxDecompressed, webhooks: g.Webhooks,
 		client:   &http.Client{Timeout: 10 * time.Second},
 		baseline: map[string]cachedSiblings{},
 		massKeep: guard.DefaultThresholds().MassWindow, // the policy of unmatched keys
@@ -112,7 +113,7 @@ func (s *Store) guardStart(bucket, key, identity string, profile bool, size int6
 	}
 	gw := &guardWrite{bucket: bucket, key: key, identity: identity, policy: guard.Match(s.guard.policies, bucket, key)}
 	if profile {
-		gw.profiler = guard.NewProfiler(key, &guard.ProfileOptions{Size: max(size, 0)})
+		gw.profiler = guard.NewProfiler(key, &guard.ProfileOptions{Size: max(size, 0), MaxDecompressed: s.guard.maxGzip})
 	}
 	return gw
 }

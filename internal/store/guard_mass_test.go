@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -207,4 +209,43 @@ func mustAlertID(t *testing.T, s *Store, key string) string {
 	}
 	t.Fatalf("no alert for %s among %+v", key, as)
 	return ""
+}
+
+// Compressed partitions are judged as the tables they hold.
+func TestGuardGzipPartitions(t *testing.T) {
+	ts := guardStore(t, "quarantine")
+	ctx := context.Background()
+	gz := func(s string) string {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		w.Write([]byte(s))
+		w.Close()
+		return b.String()
+	}
+	for i := range 8 {
+		putString(t, ts, fmt.Sprintf("t/day%02d.csv.gz", i), gz(partition(uint64(i), 300)))
+	}
+	benign := putString(t, ts, "t/day08.csv.gz", gz(partition(8, 300)))
+	if benign.Quarantined {
+		t.Fatal("a benign .csv.gz partition was quarantined")
+	}
+	d, err := ts.Stat(ctx, "lake", "t/day08.csv.gz", StatOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := profileOf(ts.Store, d.Version); p == nil || p.Format != "csv" || p.Compression != "gzip" || p.Rows != 300 {
+		t.Fatalf("profile of a .csv.gz = %+v; want a csv of 300 rows, gzip-compressed", p)
+	}
+	dropped := strings.ReplaceAll(strings.ReplaceAll(partition(9, 300), ",adelie", ""), ",gentoo", "")
+	dropped = strings.ReplaceAll(strings.ReplaceAll(dropped, ",chinstrap", ""), ",species", "")
+	bad := putString(t, ts, "t/day09.csv.gz", gz(dropped))
+	if !bad.Quarantined {
+		t.Fatal("a .csv.gz partition without its species column was not quarantined")
+	}
+	if a, err := ts.Alert(ctx, bad.ID); err != nil || !strings.Contains(a.Summary, "schema_change") {
+		t.Fatalf("alert = %+v, %v; want schema_change", a, err)
+	}
+	if enc := putString(t, ts, "t/day03.csv.gz", encrypted(4000)); !enc.Quarantined {
+		t.Fatal("a .csv.gz overwritten with random bytes was not quarantined")
+	}
 }
