@@ -196,7 +196,7 @@ func (s *Store) massChange(ctx context.Context, gw *guardWrite, prefixSize int, 
 	c := index.MassChange{Policy: gw.policy.Prefix, Prefix: gw.bucket + "/" + keyPrefix(gw.key), Identity: gw.identity,
 		Key: gw.key, Delete: isDelete, Time: now, Size: max(prefixSize, 0)}
 	if err := s.idx.PutMassChange(ctx, c); err != nil {
-		s.log.Warn("guard: mass-change check skipped: recording the change failed", "bucket", gw.bucket, "key", gw.key, "err", err)
+		s.log.Warn("guard mass-change check skipped: the index did not record the change", "bucket", gw.bucket, "key", gw.key, "err", err)
 		return nil
 	}
 	s.pruneMassChanges(ctx, now)
@@ -204,7 +204,7 @@ func (s *Store) massChange(ctx context.Context, gw *guardWrite, prefixSize int, 
 	// than that could not change the verdict, and would cost time.
 	t, err := s.idx.MassTally(ctx, c.Policy, c.Prefix, c.Identity, now.Add(-th.MassWindow), maxPrefixCount+1)
 	if err != nil {
-		s.log.Warn("guard: mass-change check skipped: counting the changes failed", "bucket", gw.bucket, "key", gw.key, "err", err)
+		s.log.Warn("guard mass-change check skipped: the index did not count the changes", "bucket", gw.bucket, "key", gw.key, "err", err)
 		return nil
 	}
 	return guard.MassSignal(c.Identity, c.Prefix, guard.MassTally{Keys: t.Keys, Deletes: t.Deletes,
@@ -225,9 +225,9 @@ func (s *Store) pruneMassChanges(ctx context.Context, now time.Time) {
 		return
 	}
 	if n, err := s.idx.PruneMassChanges(ctx, now.Add(-g.massKeep)); err != nil {
-		s.log.Warn("guard: pruning old mass changes failed; they are retried after the next window", "err", err)
+		s.log.Warn("guard could not prune old mass changes; retrying after the next window", "err", err)
 	} else if n > 0 {
-		s.log.Debug("guard: pruned old mass changes", "changes", n)
+		s.log.Debug("guard pruned old mass changes", "changes", n)
 	}
 }
 
