@@ -200,9 +200,13 @@ func (s *Store) massChange(ctx context.Context, gw *guardWrite, prefixSize int, 
 		return nil
 	}
 	s.pruneMassChanges(ctx, now)
-	// Prefix sizes are counted up to maxPrefixCount: counting more keys
-	// than that could not change the verdict, and would cost time.
-	t, err := s.idx.MassTally(ctx, c.Policy, c.Prefix, c.Identity, now.Add(-th.MassWindow), maxPrefixCount+1)
+	// Prefix sizes are at most maxPrefixCount+1, so once this many keys
+	// are counted the change is a mass change whatever the size: counting
+	// further would cost time (the index scans one row per key) and could
+	// not change the verdict, only the count in the reason.
+	limit := int(math.Ceil(th.MassShare * float64(maxPrefixCount+1)))
+	limit = min(max(limit, th.MassMinObjects), maxPrefixCount+1)
+	t, err := s.idx.MassTally(ctx, c.Policy, c.Prefix, c.Identity, now.Add(-th.MassWindow), limit)
 	if err != nil {
 		s.log.Warn("guard mass-change check skipped: the index did not count the changes", "bucket", gw.bucket, "key", gw.key, "err", err)
 		return nil
