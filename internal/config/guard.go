@@ -21,6 +21,11 @@ type Guard struct {
 	// Siblings is how many recent objects under the same prefix form the
 	// baseline of a new version (default 32).
 	Siblings int `yaml:"siblings,omitempty"`
+	// MaxDecompressed is the most decompressed bytes of a gzip object
+	// (.csv.gz ...) that are profiled (default 64 MiB, -1 turns
+	// decompression off): it bounds the CPU a compressed table (or a gzip
+	// bomb) costs the write path.
+	MaxDecompressed int64 `yaml:"max_decompressed,omitempty"`
 }
 
 // GuardPolicy is one policy; thresholds left out keep their defaults

@@ -34,10 +34,13 @@ func HistoryRewrite(created, now time.Time, th Thresholds) *Signal {
 
 // MassTracker notices one identity overwriting or deleting a large share
 // of a prefix's objects within a sliding window (Thresholds.MassWindow,
-// MassShare, MassMinObjects). The store calls Observe for every overwrite
-// and delete with the time; the tracker has no clock of its own. Memory is
-// bounded by the changes inside the window (and maxMassEvents per identity
-// and prefix). It is safe for concurrent use.
+// MassShare, MassMinObjects) in the memory of one process: call Observe
+// for every overwrite and delete with the time; the tracker has no clock
+// of its own. Memory is bounded by the changes inside the window (and
+// maxMassEvents per identity and prefix). It is safe for concurrent use.
+// The store does not use it: it keeps the changes in its index, which
+// every process sharing the index sees and which survives restarts, and
+// judges them with MassSignal, as Observe does.
 type MassTracker struct {
 	mu        sync.Mutex
 	th        Thresholds
@@ -106,24 +109,43 @@ func (t *MassTracker) Observe(identity, prefix, key string, prefixSize int, now 
 		e.head++
 		e.compact()
 	}
-	changed := len(e.objects)
-	if e.size <= 0 || changed < th.MassMinObjects {
+	return MassSignal(identity, prefix, MassTally{Keys: len(e.objects), Deletes: e.deletes,
+		Overwrites: len(e.events) - e.head - e.deletes, Size: e.size}, th)
+}
+
+// MassTally is what one identity changed under one prefix within the
+// window: the distinct keys, how many of the changes were deletes and
+// overwrites (a log that keeps one change per key counts each key's last),
+// and the largest object count of the prefix seen in the window.
+type MassTally struct {
+	Keys, Deletes, Overwrites int
+	Size                      int
+}
+
+// MassSignal judges a tally with the mass-change thresholds of th: it
+// returns a signal when the distinct keys are at least MassShare of Size
+// and at least MassMinObjects. MassTracker uses it over its memory; the
+// store over the changes recorded in its index, which every process
+// sharing the index sees.
+func MassSignal(identity, prefix string, t MassTally, th Thresholds) *Signal {
+	th = th.withDefaults()
+	if th.MassShare < 0 || th.MassWindow < 0 || t.Size <= 0 || t.Keys < th.MassMinObjects {
 		return nil
 	}
-	share := float64(changed) / float64(e.size)
+	share := float64(t.Keys) / float64(t.Size)
 	if share < th.MassShare {
 		return nil
 	}
 	what := "overwrote or deleted"
 	switch {
-	case e.deletes == len(e.events)-e.head:
+	case t.Overwrites == 0:
 		what = "deleted"
-	case e.deletes == 0:
+	case t.Deletes == 0:
 		what = "overwrote"
 	}
 	return &Signal{Name: SignalMassChange, Score: round(share, 4), Threshold: th.MassShare,
 		Reason: fmt.Sprintf("%q %s %d of %d objects under %q within %s (%.0f%% >= %.0f%%)",
-			identity, what, changed, e.size, prefix, th.MassWindow, 100*share, 100*th.MassShare)}
+			identity, what, t.Keys, t.Size, prefix, th.MassWindow, 100*share, 100*th.MassShare)}
 }
 
 // prune forgets the events before cutoff.

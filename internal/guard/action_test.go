@@ -2,6 +2,7 @@ package guard
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -118,5 +119,33 @@ func TestMassTrackerConcurrent(t *testing.T) {
 	// 800 distinct deletes of 1000: the last 600 are at or above 20%
 	if fired != 601 {
 		t.Errorf("fired %d times; want 601", fired)
+	}
+}
+
+func TestMassSignal(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tally  MassTally
+		th     Thresholds
+		reason string // "" when it must not fire
+	}{
+		{"below the share", MassTally{Keys: 7, Deletes: 7, Size: 40}, Thresholds{}, ""},
+		{"at the share", MassTally{Keys: 8, Deletes: 8, Size: 40}, Thresholds{}, `"m" deleted 8 of 40 objects under "b/t/" within 1h0m0s (20% >= 20%)`},
+		{"overwrites", MassTally{Keys: 10, Overwrites: 12, Size: 40}, Thresholds{}, `"m" overwrote 10 of 40`},
+		{"both", MassTally{Keys: 10, Deletes: 3, Overwrites: 7, Size: 40}, Thresholds{}, `"m" overwrote or deleted 10 of 40`},
+		{"under MassMinObjects", MassTally{Keys: 4, Deletes: 4, Size: 4}, Thresholds{}, ""},
+		{"unknown size", MassTally{Keys: 9, Deletes: 9}, Thresholds{}, ""},
+		{"off", MassTally{Keys: 40, Deletes: 40, Size: 40}, Thresholds{MassShare: -1}, ""},
+		{"own thresholds", MassTally{Keys: 2, Deletes: 2, Size: 10}, Thresholds{MassShare: 0.1, MassMinObjects: 2, MassWindow: time.Minute}, `"m" deleted 2 of 10 objects under "b/t/" within 1m0s (20% >= 10%)`},
+	} {
+		s := MassSignal("m", "b/t/", tc.tally, tc.th)
+		switch {
+		case tc.reason == "" && s != nil:
+			t.Errorf("%s: MassSignal = %+v; want none", tc.name, s)
+		case tc.reason != "" && s == nil:
+			t.Errorf("%s: MassSignal = nil; want %q", tc.name, tc.reason)
+		case s != nil && (s.Name != SignalMassChange || !strings.HasPrefix(s.Reason, tc.reason)):
+			t.Errorf("%s: MassSignal = %+v; want %s, %q", tc.name, s, SignalMassChange, tc.reason)
+		}
 	}
 }

@@ -116,3 +116,12 @@ func BenchmarkCheck(b *testing.B) {
 		Check(p, base, Thresholds{})
 	}
 }
+
+// BenchmarkProfileCSVGzip profiles the 64 MiB of diamonds records gzipped
+// (default level, about 13 MiB): every byte is decompressed (the default
+// MaxDecompressed is 64 MiB) and profiled as for a size-unknown CSV. MB/s
+// is of the compressed object.
+func BenchmarkProfileCSVGzip(b *testing.B) {
+	gz := gzipBytes(b, csvBenchData(b))
+	benchmarkProfile(b, "lake/diamonds.csv.gz", gz, &ProfileOptions{Size: int64(len(gz))})
+}

@@ -270,6 +270,11 @@ func checkRansomware(p *Profile, b Baseline, th Thresholds) *Signal {
 			Reason: fmt.Sprintf("content starts with the encrypted-file marker %q", p.EncryptedMagic)}
 	}
 	opaque := !p.Parseable || p.Format == FormatBinary || p.Format == FormatUnknown || p.Format == FormatEncrypted
+	if p.Compression != "" {
+		// Its entropy is the compressed bytes' (always high), and it
+		// decompressed into a table: a broken stream is a schema change.
+		opaque = false
+	}
 	if !opaque || p.Entropy < th.Entropy || p.Size < minEntropySize {
 		return nil
 	}
@@ -472,7 +477,7 @@ func (c *checker) rowCount() []Signal {
 	}
 	var lr []float64
 	for _, q := range c.pool {
-		if q.Rows > 0 {
+		if q.Rows > 0 && !q.Truncated { // a truncated profile's Rows is a lower bound
 			lr = append(lr, math.Log(float64(q.Rows)))
 		}
 	}
@@ -482,7 +487,7 @@ func (c *checker) rowCount() []Signal {
 	m := median(lr)
 	ref := math.Exp(m)
 	ratio := float64(c.p.Rows) / ref
-	if ratio < th.RowCount && ratio > 1/th.RowCount {
+	if ratio < th.RowCount && (ratio > 1/th.RowCount || c.p.Truncated) {
 		return nil
 	}
 	if c.calibrated(len(lr)) {

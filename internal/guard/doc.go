@@ -7,7 +7,9 @@
 // keeps the Profile in the version's signed manifest, and judges the new
 // version with Check against a Baseline of earlier profiles (the previous
 // version of the same key and recent objects under the same prefix).
-// HistoryRewrite and MassTracker judge actions rather than content. Match
+// HistoryRewrite and MassSignal (over a tally of recent changes that the
+// store keeps in its index, or that a MassTracker keeps in memory) judge
+// actions rather than content. Match
 // picks the Policy (observe, quarantine or block, with its Thresholds) for
 // a key and Verdict sums the signals up.
 //

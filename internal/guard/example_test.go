@@ -49,6 +49,19 @@ func ExampleMassTracker() {
 	// "svc-cleanup" deleted 8 of 40 objects under "lake/events/" within 1h0m0s (20% >= 20%)
 }
 
+func ExampleMassSignal() {
+	// What one identity changed under one prefix within the window, as
+	// the store counts it from its index.
+	tally := guard.MassTally{Keys: 9, Deletes: 9, Size: 40}
+	if s := guard.MassSignal("svc-cleanup", "lake/events/", tally, guard.Thresholds{}); s != nil {
+		fmt.Println(s.Name, s.Score)
+		fmt.Println(s.Reason)
+	}
+	// Output:
+	// mass_change 0.225
+	// "svc-cleanup" deleted 9 of 40 objects under "lake/events/" within 1h0m0s (22% >= 20%)
+}
+
 func ExampleMatch() {
 	policies := []guard.Policy{
 		{Prefix: "lake", Mode: guard.ModeObserve},

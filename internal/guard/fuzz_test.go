@@ -22,6 +22,8 @@ func FuzzProfiler(f *testing.F) {
 	f.Add([]byte("t\n2024-03-01T10:00:00+01:00\n1e308\n-1e308\n"), uint8(0), uint8(0))
 	f.Add(pngBytes(f)[:100], uint8(5), uint8(7))
 	f.Add(zipBytes(f), uint8(7), uint8(9))
+	f.Add(gzipBytes(f, []byte("a,b\n1,2\n3,x\n")), uint8(8), uint8(4))
+	f.Add(gzipBytes(f, []byte("{\"a\":1}\n{\"a\":2}\n")), uint8(8), uint8(201))
 	files, _ := filepath.Glob(filepath.Join("testdata", "parquet", "*", "*.parquet"))
 	more, _ := filepath.Glob(filepath.Join("testdata", "parquet", "*.parquet"))
 	for _, name := range append(files, more...) {
@@ -34,7 +36,7 @@ func FuzzProfiler(f *testing.F) {
 		if cut > 200 {
 			chunk = 0
 		}
-		opts := &ProfileOptions{FullRows: 50, SampleBytes: 64, MaxBuffer: 1 << 20}
+		opts := &ProfileOptions{FullRows: 50, SampleBytes: 64, MaxBuffer: 1 << 20, MaxDecompressed: 1 << 20}
 		if cut%2 == 1 {
 			opts.Size = int64(len(data))
 		}

@@ -69,8 +69,19 @@ type Profile struct {
 	// up to 1 MiB, then over 4 KiB of every 128 KiB.
 	Entropy float64 `json:"entropy"`
 	// EncryptedMagic names an encrypted-file marker found at the start of
-	// the object ("age-encryption.org/v1", "openssl salted", ...).
+	// the object ("age-encryption.org/v1", "openssl salted", ...), or at
+	// the start of a gzip object's decompressed content.
 	EncryptedMagic string `json:"encrypted_magic,omitempty"`
+	// Compression is "gzip" when the object is a compressed table whose
+	// decompressed content was profiled: Format, Parseable and the table
+	// fields below describe that content; Size and Entropy the object.
+	Compression string `json:"compression,omitempty"`
+	// Decompressed is how many decompressed bytes were profiled.
+	Decompressed int64 `json:"decompressed,omitempty"`
+	// Truncated says that profiling stopped at
+	// ProfileOptions.MaxDecompressed: Rows and the statistics cover the
+	// first Decompressed bytes only (Rows is a lower bound).
+	Truncated bool `json:"truncated,omitempty"`
 
 	// Rows is the number of records of a table (header excluded).
 	Rows int64 `json:"rows,omitempty"`

@@ -43,6 +43,12 @@ type ProfileOptions struct {
 	Labels []string
 	// MaxGroups is the number of label columns picked by default (default 2).
 	MaxGroups int
+	// MaxDecompressed is the most decompressed bytes of a gzip object
+	// that are profiled (default 64 MiB); a negative value turns
+	// decompression off. It bounds the CPU a compressed table costs (and
+	// a gzip bomb); a longer table is profiled from its start, with
+	// Profile.Truncated set.
+	MaxDecompressed int64
 }
 
 func (o *ProfileOptions) withDefaults() ProfileOptions {
@@ -71,6 +77,9 @@ func (o *ProfileOptions) withDefaults() ProfileOptions {
 	}
 	if r.MaxGroups <= 0 {
 		r.MaxGroups = 2
+	}
+	if r.MaxDecompressed == 0 {
+		r.MaxDecompressed = 64 << 20
 	}
 	return r
 }
@@ -166,7 +175,9 @@ func (p *Profiler) decide(complete bool) {
 		p.parser = &jsonParser{t: t, opts: &p.opts}
 	case FormatParquet:
 		p.parser = newParquetParser(t, &p.opts)
-	case FormatPNG, FormatJPEG, FormatGIF, FormatPDF, FormatGzip, FormatZip,
+	case FormatGzip:
+		p.parser = newGzipParser(p.key, &p.opts)
+	case FormatPNG, FormatJPEG, FormatGIF, FormatPDF, FormatZip,
 		FormatZstd, FormatBzip2, FormatXZ, Format7z:
 		p.parser = newMagicParser(p.format)
 	}

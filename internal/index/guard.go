@@ -50,3 +50,50 @@ type Guard interface {
 	// first, older than beforeID when it is not empty.
 	Alerts(ctx context.Context, state, beforeID string, limit int) ([]Alert, error)
 }
+
+// MassChange is one overwrite or delete kept for the guard's mass-change
+// check (see guard.MassSignal) while it is inside the check's window.
+// Recording it in the index rather than in a process's memory lets the
+// check see every process that shares the index (the gateway and CLI
+// runs) and survive restarts. Like the rest of the index it is a cache:
+// losing it only forgets the current window.
+type MassChange struct {
+	// Policy is the prefix of the guard policy that judged the change
+	// ("" for the default policy); each policy has its own thresholds.
+	Policy string
+	// Prefix is the table the key belongs to, as "bucket/prefix".
+	Prefix   string
+	Identity string
+	Key      string
+	Delete   bool // a delete; otherwise an overwrite
+	Time     time.Time
+	// Size is how many objects Prefix held before the change.
+	Size int
+}
+
+// MassTally counts the keys one identity changed under one policy and
+// prefix since some instant.
+type MassTally struct {
+	// Keys counts distinct keys; Deletes those whose last change was a
+	// delete.
+	Keys, Deletes int
+	// Size is the largest MassChange.Size among the counted changes.
+	Size int
+}
+
+// MassChanges is the part of Index that keeps the guard's recent
+// overwrites and deletes.
+type MassChanges interface {
+	// PutMassChange records c. The index keeps one change per policy,
+	// prefix, identity and key: a later change replaces an earlier one
+	// (an earlier Time never replaces a later one), so a key changed
+	// many times counts once.
+	PutMassChange(ctx context.Context, c MassChange) error
+	// MassTally counts the keys identity changed under policy and prefix
+	// at or after since. With limit > 0 it counts at most the limit most
+	// recent ones, so that its cost stays bounded.
+	MassTally(ctx context.Context, policy, prefix, identity string, since time.Time, limit int) (MassTally, error)
+	// PruneMassChanges removes the changes before cutoff and returns how
+	// many it removed.
+	PruneMassChanges(ctx context.Context, cutoff time.Time) (int64, error)
+}

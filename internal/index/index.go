@@ -193,6 +193,7 @@ type Index interface {
 	Uploads
 	Repairs
 	Guard
+	MassChanges
 	// CreateBucket records a new bucket, or returns ErrBucketExists.
 	CreateBucket(ctx context.Context, name string, created time.Time) error
 	// DeleteBucket removes an empty bucket. It returns ErrNoSuchBucket, or

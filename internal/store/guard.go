@@ -57,12 +57,15 @@ type guardState struct {
 	off      bool
 	policies []guard.Policy
 	siblings int
+	maxGzip  int64 // ProfileOptions.MaxDecompressed
 	webhooks []string
 	client   *http.Client
 
-	mu       sync.Mutex
-	mass     map[string]*guard.MassTracker // by policy prefix
-	baseline map[string]cachedSiblings     // by bucket/prefix
+	massKeep time.Duration // the largest MassWindow of the policies
+
+	mu        sync.Mutex
+	baseline  map[string]cachedSiblings // by bucket/prefix
+	lastPrune time.Time                 // of the index's mass changes
 }
 
 // cachedSiblings keeps a prefix's sibling profiles for a short while, so
@@ -75,27 +78,24 @@ type cachedSiblings struct {
 	count    int
 }
 
+// maxPrefixCount is how many objects of a prefix the guard counts at most.
+const maxPrefixCount = 10000
+
 // siblingTTL is how long sibling profiles are reused.
 const siblingTTL = 30 * time.Second
 
 func newGuardState(s *Store) *guardState {
 	g := s.cfg.Guard
-	return &guardState{
-		off: g.Off, policies: g.GuardPolicies(), siblings: g.Siblings, webhooks: g.Webhooks,
-		client: &http.Client{Timeout: 10 * time.Second}, mass: map[string]*guard.MassTracker{},
+	gs := &guardState{
+		off: g.Off, policies: g.GuardPolicies(), siblings: g.Siblings, maxGzip: g.MaxDecompressed, webhooks: g.Webhooks,
+		client:   &http.Client{Timeout: 10 * time.Second},
 		baseline: map[string]cachedSiblings{},
+		massKeep: guard.DefaultThresholds().MassWindow, // the policy of unmatched keys
 	}
-}
-
-func (g *guardState) tracker(p guard.Policy) *guard.MassTracker {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	t := g.mass[p.Prefix]
-	if t == nil {
-		t = guard.NewMassTracker(p.Thresholds)
-		g.mass[p.Prefix] = t
+	for _, p := range gs.policies {
+		gs.massKeep = max(gs.massKeep, p.MassWindow) // zero is the default, negative off
 	}
-	return t
+	return gs
 }
 
 // guardWrite follows one write through the guard.
@@ -113,7 +113,7 @@ func (s *Store) guardStart(bucket, key, identity string, profile bool, size int6
 	}
 	gw := &guardWrite{bucket: bucket, key: key, identity: identity, policy: guard.Match(s.guard.policies, bucket, key)}
 	if profile {
-		gw.profiler = guard.NewProfiler(key, &guard.ProfileOptions{Size: max(size, 0)})
+		gw.profiler = guard.NewProfiler(key, &guard.ProfileOptions{Size: max(size, 0), MaxDecompressed: s.guard.maxGzip})
 	}
 	return gw
 }
@@ -168,11 +168,7 @@ func (s *Store) judge(ctx context.Context, gw *guardWrite, isDelete bool) (*Guar
 		if sig := guard.HistoryRewrite(prev.Time, now, th); sig != nil {
 			rec.Signals = append(rec.Signals, *sig)
 		}
-		kind := "overwrite"
-		if isDelete {
-			kind = "delete"
-		}
-		if sig := s.guard.tracker(gw.policy).Observe(gw.identity, gw.bucket+"/"+keyPrefix(gw.key), gw.key, prefixSize, now, kind); sig != nil {
+		if sig := s.massChange(ctx, gw, prefixSize, now, isDelete); sig != nil {
 			rec.Signals = append(rec.Signals, *sig)
 		}
 	}
@@ -183,6 +179,60 @@ func (s *Store) judge(ctx context.Context, gw *guardWrite, isDelete bool) (*Guar
 			Msg: "policy " + policyName(gw.policy) + " blocks flagged writes: " + rec.Summary}
 	}
 	return rec, nil
+}
+
+// massChange records an overwrite or delete in the index and judges the
+// identity's changes under the key's table prefix within the policy's
+// window. The changes live in the index, not in this process, so that
+// every process sharing the index (the gateway, CLI runs) counts toward
+// one window and a restart does not reset it. The guard never fails a
+// write of its own accord: when the index cannot record or count, the
+// check is skipped and logged.
+func (s *Store) massChange(ctx context.Context, gw *guardWrite, prefixSize int, now time.Time, isDelete bool) *guard.Signal {
+	th := gw.policy.Thresholds
+	if th.MassShare < 0 || th.MassWindow < 0 {
+		return nil
+	}
+	c := index.MassChange{Policy: gw.policy.Prefix, Prefix: gw.bucket + "/" + keyPrefix(gw.key), Identity: gw.identity,
+		Key: gw.key, Delete: isDelete, Time: now, Size: max(prefixSize, 0)}
+	if err := s.idx.PutMassChange(ctx, c); err != nil {
+		s.log.Warn("guard mass-change check skipped: the index did not record the change", "bucket", gw.bucket, "key", gw.key, "err", err)
+		return nil
+	}
+	s.pruneMassChanges(ctx, now)
+	// Prefix sizes are at most maxPrefixCount+1, so once this many keys
+	// are counted the change is a mass change whatever the size: counting
+	// further would cost time (the index scans one row per key) and could
+	// not change the verdict, only the count in the reason.
+	limit := int(math.Ceil(th.MassShare * float64(maxPrefixCount+1)))
+	limit = min(max(limit, th.MassMinObjects), maxPrefixCount+1)
+	t, err := s.idx.MassTally(ctx, c.Policy, c.Prefix, c.Identity, now.Add(-th.MassWindow), limit)
+	if err != nil {
+		s.log.Warn("guard mass-change check skipped: the index did not count the changes", "bucket", gw.bucket, "key", gw.key, "err", err)
+		return nil
+	}
+	return guard.MassSignal(c.Identity, c.Prefix, guard.MassTally{Keys: t.Keys, Deletes: t.Deletes,
+		Overwrites: t.Keys - t.Deletes, Size: t.Size}, th)
+}
+
+// pruneMassChanges removes the index's mass changes older than the
+// largest window of any policy, at most once per that window per process.
+func (s *Store) pruneMassChanges(ctx context.Context, now time.Time) {
+	g := s.guard
+	g.mu.Lock()
+	due := now.Sub(g.lastPrune) >= g.massKeep || now.Before(g.lastPrune)
+	if due {
+		g.lastPrune = now
+	}
+	g.mu.Unlock()
+	if !due {
+		return
+	}
+	if n, err := s.idx.PruneMassChanges(ctx, now.Add(-g.massKeep)); err != nil {
+		s.log.Warn("guard could not prune old mass changes; retrying after the next window", "err", err)
+	} else if n > 0 {
+		s.log.Debug("guard pruned old mass changes", "changes", n)
+	}
 }
 
 func policyName(p guard.Policy) string {
@@ -235,7 +285,7 @@ func (s *Store) loadSiblings(ctx context.Context, bucket, prefix string, deep bo
 	if deep {
 		delim = "" // partition directories: the table's objects lie below them
 	}
-	for len(vs) < 10000 {
+	for len(vs) < maxPrefixCount {
 		r, err := s.idx.List(ctx, index.ListOptions{Bucket: bucket, Prefix: prefix, Delimiter: delim, StartAfter: after, Limit: 1000})
 		if err != nil {
 			break

@@ -49,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) index.Index) {
 		{"ConcurrentHandles", testConcurrentHandles},
 		{"Uploads", testUploads},
 		{"Guard", testGuard},
+		{"MassChanges", testMassChanges},
+		{"MassChangesConcurrent", testMassChangesConcurrent},
 		{"Repairs", testRepairs},
 	}
 	for _, tt := range tests {

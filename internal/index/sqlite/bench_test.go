@@ -286,3 +286,44 @@ func BenchmarkLatest(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMassChange is what the guard adds to an overwrite or delete:
+// recording the change and counting the identity's changes in the window,
+// with `window` changes of that identity already in it (the tally stops at
+// 2,001 keys, as the store asks with the default MassShare).
+func BenchmarkMassChange(b *testing.B) {
+	for _, tc := range []struct {
+		where  string
+		window int
+	}{{"disk", 10}, {"shm", 10}, {"shm", 1000}, {"shm", 20000}} {
+		where, window := tc.where, tc.window
+		b.Run(fmt.Sprintf("%s/window=%d", where, window), func(b *testing.B) {
+			dir, ok := benchDirs(b)[where]
+			if !ok {
+				b.Skip("no " + where)
+			}
+			ix := openPath(b, filepath.Join(dir, "index.db"))
+			ctx := context.Background()
+			t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+			change := func(i int) index.MassChange {
+				return index.MassChange{Policy: "lake/", Prefix: "lake/t/", Identity: "etl", Key: fmt.Sprintf("t/part-%07d.csv", i),
+					Time: t0.Add(time.Duration(i) * time.Millisecond), Size: 50000}
+			}
+			for i := range window {
+				if err := ix.PutMassChange(ctx, change(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				c := change(window + i)
+				if err := ix.PutMassChange(ctx, c); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := ix.MassTally(ctx, c.Policy, c.Prefix, c.Identity, c.Time.Add(-time.Hour), 2001); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

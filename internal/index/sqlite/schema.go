@@ -22,6 +22,7 @@ var migrations = []func(ctx context.Context, q querier) error{
 	createUploads,
 	createRepairs,
 	createGuard,
+	createMassChanges,
 }
 
 // createGuard is schema version 4: checkpoints and guard alerts.

@@ -130,10 +130,13 @@ func TestQueryPlans(t *testing.T) {
 		{"listLatestN", listLatestQuery(false), []string{"SEARCH v USING PRIMARY KEY (bucket=? AND key>?)"}},
 		{"listAll", listAllQuery(true), []string{"SEARCH v USING PRIMARY KEY (bucket=? AND key>? AND key<?)"}},
 		{"listAllN", listAllQuery(false), []string{"SEARCH v USING PRIMARY KEY (bucket=? AND key>?)"}},
+		{"massTally", massTallyQuery, []string{"SEARCH mass_changes USING COVERING INDEX mass_changes_by_identity (policy=? AND prefix=? AND identity=? AND time>?)"}},
+		{"massPrune", massPruneQuery, []string{"SEARCH mass_changes USING INDEX mass_changes_by_time (time<?)"}},
 		{"manifests", `SELECT ref, data FROM manifests WHERE ref IN (SELECT value FROM json_each(?))`, []string{"SEARCH manifests USING INTEGER PRIMARY KEY (rowid=?)"}},
 	}
 	for _, q := range queries {
-		rows, err := ix.rdb.Query("EXPLAIN QUERY PLAN "+q.query, "b", "k", int64(0), "z")
+		args := []any{"b", "k", int64(0), "z", 1}[:strings.Count(q.query, "?")]
+		rows, err := ix.rdb.Query("EXPLAIN QUERY PLAN "+q.query, args...)
 		if err != nil {
 			t.Fatalf("%s: %v", q.name, err)
 		}
@@ -153,7 +156,7 @@ func TestQueryPlans(t *testing.T) {
 				t.Errorf("%s: plan %q lacks %q", q.name, p, w)
 			}
 		}
-		if strings.Contains(p, "TEMP B-TREE") || strings.Contains(strings.ReplaceAll(p, "SCAN json_each VIRTUAL TABLE", ""), "SCAN") {
+		if strings.Contains(p, "TEMP B-TREE") || strings.Contains(strings.NewReplacer("SCAN json_each VIRTUAL TABLE", "", "SCAN (subquery-1)", "").Replace(p), "SCAN") {
 			t.Errorf("%s: plan %q sorts or scans", q.name, p)
 		}
 	}
