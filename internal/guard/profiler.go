@@ -43,6 +43,11 @@ type ProfileOptions struct {
 	Labels []string
 	// MaxGroups is the number of label columns picked by default (default 2).
 	MaxGroups int
+	// Model, when set (NewModel on the baseline's siblings), makes the
+	// profiler count the records that do not fit the relationships between
+	// columns the siblings show (Profile.Residuals), for Check to compare
+	// with the siblings' counts.
+	Model *Model
 }
 
 func (o *ProfileOptions) withDefaults() ProfileOptions {
