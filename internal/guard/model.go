@@ -276,19 +276,6 @@ func (p *pool) fit() *fit {
 // has rounding.
 const minResidualSD = 1e-3
 
-// residual returns, for numeric feature j, how far x lies from its
-// prediction, in residual standard deviations.
-func (f *fit) residual(j int, x []float64) float64 {
-	row := f.theta[j]
-	var s float64
-	for k, t := range row {
-		if t != 0 {
-			s += t * (x[k] - f.mean[k])
-		}
-	}
-	return s / row[j] / f.sigma[j]
-}
-
 // invertSPD inverts the symmetric positive definite n x n matrix a by
 // Cholesky decomposition; false when it is not positive definite.
 func invertSPD(a []float64, n int) ([]float64, bool) {
@@ -379,47 +366,74 @@ func NewModel(profiles []*Profile, th Thresholds) *Model {
 // resAcc counts a table's records by their residuals under a Model.
 type resAcc struct {
 	m        *Model
-	num      []int            // column of each numeric feature (-1: absent)
-	cats     []int            // column of each indicator column
-	values   []map[string]int // per indicator column: value -> feature
-	resolved int              // number of columns when num and cats were resolved
-	x        []float64
-	n        []int64
-	above    []int64
-	below    []int64
+	num      []int // column of each numeric feature (-1: absent)
+	cats     []int // column of each indicator column (-1: absent)
+	resolved int   // number of columns when num and cats were resolved
+	targets  []resTarget
+	feats    [][]int   // per indicator column: the feature of each value
+	d        []float64 // scratch: numeric values minus their means
+	active   []int     // scratch: indicator features of the record, minus the numeric count
+}
+
+// resTarget is one numeric column's regression, scaled so that it gives
+// the residual in residual standard deviations: c plus the numeric
+// features' deviations from their means times num, plus ind of each
+// indicator that is 1.
+type resTarget struct {
+	j   int
+	c   float64
+	num []float64
+	ind []float64
+	n   int64
+	hi  int64
+	lo  int64
 }
 
 func newResAcc(m *Model) *resAcc {
+	f := m.fit
 	nn := len(m.d.numeric)
-	r := &resAcc{m: m, x: make([]float64, m.d.f), n: make([]int64, nn),
-		above: make([]int64, nn), below: make([]int64, nn), resolved: -1}
-	for _, c := range m.d.cats {
-		vs := make(map[string]int, len(c.Values))
-		for _, v := range c.Values {
-			vs[v] = m.d.index[[2]string{c.Column, v}]
+	r := &resAcc{m: m, resolved: -1, d: make([]float64, nn)}
+	for j := range nn {
+		row := f.theta[j]
+		if row == nil {
+			continue
 		}
-		r.values = append(r.values, vs)
+		scale := 1 / row[j] / f.sigma[j]
+		t := resTarget{j: j, num: make([]float64, nn), ind: make([]float64, m.d.f-nn)}
+		for k := range nn {
+			t.num[k] = row[k] * scale
+		}
+		for k := nn; k < m.d.f; k++ {
+			t.ind[k-nn] = row[k] * scale
+			t.c -= row[k] * scale * f.mean[k]
+		}
+		r.targets = append(r.targets, t)
+	}
+	for _, c := range m.d.cats {
+		fs := make([]int, len(c.Values))
+		for i, v := range c.Values {
+			fs[i] = m.d.index[[2]string{c.Column, v}]
+		}
+		r.feats = append(r.feats, fs)
 	}
 	return r
 }
 
 func (r *resAcc) resolve(t *table) {
 	r.resolved = len(t.cols)
+	look := func(name string) int {
+		if i, ok := t.byName[name]; ok {
+			return i
+		}
+		return -1
+	}
 	r.num = r.num[:0]
 	for _, name := range r.m.d.numeric {
-		i, ok := t.byName[name]
-		if !ok {
-			i = -1
-		}
-		r.num = append(r.num, i)
+		r.num = append(r.num, look(name))
 	}
 	r.cats = r.cats[:0]
 	for _, c := range r.m.d.cats {
-		i, ok := t.byName[c.Column]
-		if !ok {
-			i = -1
-		}
-		r.cats = append(r.cats, i)
+		r.cats = append(r.cats, look(c.Column))
 	}
 }
 
@@ -428,37 +442,46 @@ func (r *resAcc) row(t *table) {
 	if r.resolved != len(t.cols) {
 		r.resolve(t)
 	}
-	x := r.x
+	mean := r.m.fit.mean
 	for k, i := range r.num {
 		if i < 0 || !t.cols[i].rowNumOK {
 			return
 		}
-		x[k] = t.cols[i].rowNum
+		r.d[k] = t.cols[i].rowNum - mean[k]
 	}
-	for k := len(r.num); k < len(x); k++ {
-		x[k] = 0
-	}
+	nn := len(r.num)
+	act := r.active[:0]
 	for ci, i := range r.cats {
 		if i < 0 {
 			return // the model does not apply to a table without the column
 		}
-		if v := t.cols[i].rowCat; v != nil {
-			if f, ok := r.values[ci][string(v)]; ok {
-				x[f] = 1
+		v := t.cols[i].rowCat
+		if v == nil {
+			continue
+		}
+		for vi, val := range r.m.d.cats[ci].Values { // a dozen at most: faster than a map
+			if val == string(v) {
+				act = append(act, r.feats[ci][vi]-nn)
+				break
 			}
 		}
 	}
+	r.active = act
 	z := r.m.z
-	for j := range r.num {
-		if r.m.fit.theta[j] == nil {
-			continue
+	for ti := range r.targets {
+		tg := &r.targets[ti]
+		u := tg.c
+		for k, w := range tg.num {
+			u += w * r.d[k]
 		}
-		u := r.m.fit.residual(j, x)
-		r.n[j]++
+		for _, a := range act {
+			u += tg.ind[a]
+		}
+		tg.n++
 		if u > z {
-			r.above[j]++
+			tg.hi++
 		} else if u < -z {
-			r.below[j]++
+			tg.lo++
 		}
 	}
 }
@@ -466,9 +489,9 @@ func (r *resAcc) row(t *table) {
 // residuals finishes the counts.
 func (r *resAcc) residuals() *Residuals {
 	out := &Residuals{Z: r.m.z}
-	for j, name := range r.m.d.numeric {
-		if r.n[j] > 0 {
-			out.Columns = append(out.Columns, ResidualCount{Name: validUTF8(name), N: r.n[j], Above: r.above[j], Below: r.below[j]})
+	for _, tg := range r.targets {
+		if tg.n > 0 {
+			out.Columns = append(out.Columns, ResidualCount{Name: validUTF8(r.m.d.numeric[tg.j]), N: tg.n, Above: tg.hi, Below: tg.lo})
 		}
 	}
 	if len(out.Columns) == 0 {

@@ -68,9 +68,9 @@ func (m *Moments) cov(i, j int) float64 {
 // catFeature is a categorical column whose values are indicator features.
 type catFeature struct {
 	col    int
-	index  map[string]int // value -> feature
-	values []string       // in feature order
-	dead   bool           // too many values: dropped at the end
+	values []string // in the order seen
+	feats  []int    // the feature of each value
+	dead   bool     // too many values: dropped at the end
 }
 
 // momAcc accumulates Moments in one pass. The first momentWarmup
@@ -166,7 +166,7 @@ func (m *momAcc) decide(cols []*colAcc) {
 		}
 		// one value will do: a sorted file may show the others later
 		if len(seen) >= 1 && len(seen) <= maxIndicatorValues {
-			m.cats = append(m.cats, &catFeature{col: i, index: map[string]int{}})
+			m.cats = append(m.cats, &catFeature{col: i})
 		}
 	}
 	if len(m.num) == 0 {
@@ -215,7 +215,13 @@ func (m *momAcc) add(cols []*colAcc) {
 		if v == nil {
 			continue
 		}
-		f, ok := cf.index[string(v)]
+		f, ok := -1, false
+		for k, val := range cf.values { // a dozen at most: faster than a map
+			if val == string(v) {
+				f, ok = cf.feats[k], true
+				break
+			}
+		}
 		if !ok {
 			if len(cf.values) >= maxIndicatorValues || m.nf >= maxFeatures {
 				cf.dead = true
@@ -224,7 +230,7 @@ func (m *momAcc) add(cols []*colAcc) {
 			f = m.nf
 			m.nf++
 			cf.values = append(cf.values, string(v))
-			cf.index[cf.values[len(cf.values)-1]] = f
+			cf.feats = append(cf.feats, f)
 		}
 		act = append(act, f)
 	}
@@ -275,9 +281,9 @@ func (m *momAcc) moments(cols []*colAcc) *Moments {
 			continue
 		}
 		ind := Indicator{Column: validUTF8(cols[cf.col].name)}
-		for _, v := range cf.values {
+		for k, v := range cf.values {
 			ind.Values = append(ind.Values, validUTF8(v))
-			feat = append(feat, cf.index[v])
+			feat = append(feat, cf.feats[k])
 		}
 		out.Indicators = append(out.Indicators, ind)
 	}
