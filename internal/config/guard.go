@@ -47,6 +47,7 @@ type GuardThresholds struct {
 	Cardinality    float64       `yaml:"cardinality,omitempty"`
 	RowCount       float64       `yaml:"row_count,omitempty"`
 	Duplicates     float64       `yaml:"duplicates,omitempty"`
+	Residual       float64       `yaml:"residual,omitempty"`
 	MinSiblings    int           `yaml:"min_siblings,omitempty"`
 	HistoryAge     time.Duration `yaml:"history_age,omitempty"`
 	MassShare      float64       `yaml:"mass_share,omitempty"`
@@ -62,7 +63,7 @@ func (g Guard) GuardPolicies() []guard.Policy {
 		out[i] = guard.Policy{Prefix: p.Prefix, Mode: p.Mode, Thresholds: guard.Thresholds{
 			Entropy: t.Entropy, DriftSigma: t.DriftSigma, MinPSI: t.MinPSI, DriftPSI: t.DriftPSI, MeanShift: t.MeanShift,
 			NullRate: t.NullRate, Cardinality: t.Cardinality, RowCount: t.RowCount, Duplicates: t.Duplicates,
-			MinSiblings: t.MinSiblings, HistoryAge: t.HistoryAge, MassShare: t.MassShare, MassWindow: t.MassWindow,
+			Residual: t.Residual, MinSiblings: t.MinSiblings, HistoryAge: t.HistoryAge, MassShare: t.MassShare, MassWindow: t.MassWindow,
 			MassMinObjects: t.MassMinObjects,
 		}}
 	}

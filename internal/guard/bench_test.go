@@ -2,6 +2,7 @@ package guard
 
 import (
 	"crypto/rand"
+	"runtime"
 	"syscall"
 	"testing"
 )
@@ -102,6 +103,46 @@ func BenchmarkProfileParquet(b *testing.B) {
 	benchParquetOnce.Do(func() { benchParquetData = diamondsParquet(b, benchSize) })
 	data := benchParquetData
 	benchmarkProfile(b, "lake/diamonds.parquet", data, &ProfileOptions{Size: int64(len(data))})
+}
+
+// diamondsModel is the model fitted on ten diamonds partitions, as the
+// store gives the profiler of a PUT into their prefix. The garbage of
+// fitting it is collected before the benchmark's CPU time is measured.
+func diamondsModel(b *testing.B) *Model {
+	sib, _, _, _ := lake(b, "diamonds.csv.gz", 10, 5000, 1)
+	m := NewModel(sib, Thresholds{})
+	if m == nil {
+		b.Fatal("no model")
+	}
+	runtime.GC()
+	return m
+}
+
+// BenchmarkProfileCSVModel is BenchmarkProfileCSV with a model: every
+// profiled record's residuals are counted too.
+func BenchmarkProfileCSVModel(b *testing.B) {
+	data := csvBenchData(b)
+	benchmarkProfile(b, "lake/diamonds.csv", data, &ProfileOptions{Size: int64(len(data)), Model: diamondsModel(b)})
+}
+
+// BenchmarkProfileParquetModel is BenchmarkProfileParquet with a model.
+func BenchmarkProfileParquetModel(b *testing.B) {
+	benchParquetOnce.Do(func() { benchParquetData = diamondsParquet(b, benchSize) })
+	data := benchParquetData
+	benchmarkProfile(b, "lake/diamonds.parquet", data, &ProfileOptions{Size: int64(len(data)), Model: diamondsModel(b)})
+}
+
+// BenchmarkNewModel fits the model on 30 siblings, as the store does when
+// a PUT starts.
+func BenchmarkNewModel(b *testing.B) {
+	sib, _, _, _ := lake(b, "diamonds.csv.gz", 30, 5000, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if NewModel(sib, Thresholds{}) == nil {
+			b.Fatal("no model")
+		}
+	}
 }
 
 // BenchmarkCheck judges a diamonds partition against 30 siblings, as the

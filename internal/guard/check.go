@@ -19,6 +19,7 @@ const (
 	SignalDuplicates     = "duplicates"
 	SignalHistoryRewrite = "history_rewrite"
 	SignalMassChange     = "mass_change"
+	SignalRelation       = "relation"
 )
 
 // Signal is one reason to distrust a write. Every signal returned has
@@ -78,6 +79,12 @@ type Thresholds struct {
 	// Duplicates is the least increase of the duplicate-record share over
 	// the siblings' median (default 0.05).
 	Duplicates float64
+	// Residual is how far, in residual standard deviations, a record's
+	// numeric value must lie from what its other columns predict (by the
+	// regressions the siblings' Moments give) to count as not fitting them
+	// (default 2.5). The relation check compares the share of such records
+	// with the siblings' shares; it needs a Model at profiling time.
+	Residual float64
 	// MinSiblings is how many comparable profiles calibration needs
 	// (default 5); with fewer, the uncalibrated thresholds apply.
 	MinSiblings int
@@ -107,6 +114,7 @@ func DefaultThresholds() Thresholds {
 		Cardinality:    2,
 		RowCount:       2,
 		Duplicates:     0.05,
+		Residual:       DefaultResidualZ,
 		MinSiblings:    5,
 		HistoryAge:     7 * 24 * time.Hour,
 		MassShare:      0.2,
@@ -132,6 +140,7 @@ func (t Thresholds) withDefaults() Thresholds {
 	f(&t.Cardinality, d.Cardinality)
 	f(&t.RowCount, d.RowCount)
 	f(&t.Duplicates, d.Duplicates)
+	f(&t.Residual, d.Residual)
 	f(&t.MassShare, d.MassShare)
 	if t.MinSiblings == 0 {
 		t.MinSiblings = d.MinSiblings
@@ -186,6 +195,7 @@ func Check(p *Profile, b Baseline, th Thresholds) []Signal {
 	for i := range p.Groups {
 		out = append(out, c.group(&p.Groups[i])...)
 	}
+	out = append(out, c.relations()...)
 	return out
 }
 

@@ -20,6 +20,7 @@ func FuzzProfiler(f *testing.F) {
 	f.Add([]byte(`[{"a":1},{"a":true}]`), uint8(3), uint8(2))
 	f.Add([]byte("id,n\n1,\"x\ny\"\n2,\"\"\"\"\n"), uint8(0), uint8(1))
 	f.Add([]byte("t\n2024-03-01T10:00:00+01:00\n1e308\n-1e308\n"), uint8(0), uint8(0))
+	f.Add([]byte("x,y,k\n1,2,a\n2,4.5,b\n3,5,a\n4,8,b\n5,9,a\n6,13,c\n7,14,a\n8,15,b\n9,19,a\n10,20,b\n11,1e300,a\n12,NA,b\n"), uint8(0), uint8(3))
 	f.Add(pngBytes(f)[:100], uint8(5), uint8(7))
 	f.Add(zipBytes(f), uint8(7), uint8(9))
 	f.Add(gzipBytes(f, []byte("a,b\n1,2\n3,x\n")), uint8(8), uint8(4))
@@ -55,5 +56,14 @@ func FuzzProfiler(f *testing.F) {
 		sib := []*Profile{p, &back, p, &back, p, &back}
 		Check(p, Baseline{Previous: &back, Siblings: sib}, Thresholds{})
 		Check(&back, Baseline{Siblings: sib[:2]}, Thresholds{})
+		// the same bytes profiled with the model their own profile gives
+		if m := NewModel(sib, Thresholds{}); m != nil {
+			opts.Model = m
+			q := profileBytes(t, fuzzKeys[int(key)%len(fuzzKeys)], data, chunk, opts)
+			if _, err := json.Marshal(q); err != nil {
+				t.Fatalf("profile with a model does not encode: %v", err)
+			}
+			Check(q, Baseline{Siblings: sib}, Thresholds{})
+		}
 	})
 }

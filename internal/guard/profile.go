@@ -108,6 +108,32 @@ type Profile struct {
 	// Groups are statistics of numeric columns within each value of a
 	// categorical column (a label): they move when labels are flipped.
 	Groups []Group `json:"groups,omitempty"`
+	// Moments are the means and covariances of the numeric columns and of
+	// indicators of categorical values, from which Check fits the
+	// relationships between columns. Absent from profiles written before
+	// they existed.
+	Moments *Moments `json:"moments,omitempty"`
+	// Residuals count the records that do not fit the relationships
+	// between columns that the baseline showed (ProfileOptions.Model);
+	// absent without a model.
+	Residuals *Residuals `json:"residuals,omitempty"`
+}
+
+// Residuals count, per numeric column, the profiled records whose value
+// lies more than Z residual standard deviations above or below what a
+// Model predicted from their other columns.
+type Residuals struct {
+	Z       float64         `json:"z"`
+	Columns []ResidualCount `json:"columns"`
+}
+
+// ResidualCount is one column's count of records far from their
+// prediction, out of the N records that had every column the model uses.
+type ResidualCount struct {
+	Name  string `json:"name"`
+	N     int64  `json:"n"`
+	Above int64  `json:"above,omitempty"`
+	Below int64  `json:"below,omitempty"`
 }
 
 // Column is the profile of one column over the profiled records. Columns

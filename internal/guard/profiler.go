@@ -49,6 +49,11 @@ type ProfileOptions struct {
 	// a gzip bomb); a longer table is profiled from its start, with
 	// Profile.Truncated set.
 	MaxDecompressed int64
+	// Model, when set (NewModel on the baseline's siblings), makes the
+	// profiler count the records that do not fit the relationships between
+	// columns the siblings show (Profile.Residuals), for Check to compare
+	// with the siblings' counts.
+	Model *Model
 }
 
 func (o *ProfileOptions) withDefaults() ProfileOptions {

@@ -528,8 +528,8 @@ func TestProfileJSONRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(b) > 8<<10 {
-			t.Errorf("%s: profile is %d bytes; want at most 8 KiB", f, len(b))
+		if len(b) > 12<<10 {
+			t.Errorf("%s: profile is %d bytes; want at most 12 KiB", f, len(b))
 		}
 		var back Profile
 		if err := json.Unmarshal(b, &back); err != nil {

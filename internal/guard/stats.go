@@ -84,6 +84,30 @@ func chi2Bisect(df, p float64) float64 {
 // freedom.
 func chi2Median(df float64) float64 { return chi2Quantile(df, 0.5) }
 
+// gammaP is the regularised lower incomplete gamma function P(a, x) =
+// 1 - Q(a, x), by its series where that converges fast, so that small
+// values keep their precision. For a Poisson variable X with mean x and
+// an integer k >= 1, P(k, x) = P(X >= k).
+func gammaP(a, x float64) float64 {
+	if x <= 0 || a <= 0 {
+		return 0
+	}
+	if x >= a+1 {
+		return 1 - gammaQ(a, x)
+	}
+	lg, _ := math.Lgamma(a)
+	sum, term, ap := 1/a, 1/a, a
+	for range 1000 {
+		ap++
+		term *= x / ap
+		sum += term
+		if math.Abs(term) < math.Abs(sum)*1e-15 {
+			break
+		}
+	}
+	return math.Min(1, sum*math.Exp(-x+a*math.Log(x)-lg))
+}
+
 // gammaQ is the regularised upper incomplete gamma function Q(a, x), by
 // its series for x < a+1 and its continued fraction otherwise (Numerical
 // Recipes, 6.2).

@@ -352,10 +352,16 @@ type table struct {
 	bad       int64
 	rowHashes *hll
 	kv        []jsonField // scratch for JSON records
+	mom       *momAcc
+	res       *resAcc // nil without a model
 }
 
 func newTable(opts *ProfileOptions) *table {
-	return &table{opts: opts, byName: make(map[string]int), rowHashes: newHLL(rowHLLBits)}
+	t := &table{opts: opts, byName: make(map[string]int), rowHashes: newHLL(rowHLLBits), mom: newMomAcc()}
+	if opts.Model != nil {
+		t.res = newResAcc(opts.Model)
+	}
+	return t
 }
 
 // column returns the index of the column named name, adding it when there
@@ -458,6 +464,10 @@ func (t *table) endRow(rowHash uint64) {
 			}
 		}
 	}
+	if t.res != nil {
+		t.res.row(t)
+	}
+	t.mom.row(t.cols) // last: it may rewrite the columns' record scratch
 }
 
 // finish writes the table's part of the profile.
@@ -481,6 +491,10 @@ func (t *table) finish(p *Profile) {
 		p.Schema = t.schemaHash()
 	}
 	p.Groups = t.finishGroups(p.Columns)
+	p.Moments = t.mom.moments(t.cols)
+	if t.res != nil {
+		p.Residuals = t.res.residuals()
+	}
 }
 
 func (t *table) finishGroups(cols []Column) []Group {

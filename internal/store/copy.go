@@ -46,7 +46,7 @@ func (s *Store) Copy(ctx context.Context, src *ObjectInfo, dstBucket, dstKey str
 	}
 	var gw *guardWrite
 	if opts == nil || !opts.SkipGuard {
-		gw = s.guardStart(dstBucket, dstKey, m.Identity, false, 0)
+		gw = s.guardStart(ctx, dstBucket, dstKey, m.Identity, false, 0)
 	}
 	rec, err := s.judge(ctx, gw, false)
 	if err != nil {

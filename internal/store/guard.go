@@ -106,14 +106,18 @@ type guardWrite struct {
 }
 
 // guardStart returns the profiler to feed the plaintext to, or nil when
-// the guard is off.
-func (s *Store) guardStart(bucket, key, identity string, profile bool, size int64) *guardWrite {
+// the guard is off. The profiler gets the model of the relationships
+// between columns that the key's siblings show, so that it can count the
+// records that do not fit them; the siblings stay cached for judge.
+func (s *Store) guardStart(ctx context.Context, bucket, key, identity string, profile bool, size int64) *guardWrite {
 	if s.guard == nil || s.guard.off {
 		return nil
 	}
 	gw := &guardWrite{bucket: bucket, key: key, identity: identity, policy: guard.Match(s.guard.policies, bucket, key)}
 	if profile {
-		gw.profiler = guard.NewProfiler(key, &guard.ProfileOptions{Size: max(size, 0), MaxDecompressed: s.guard.maxGzip})
+		siblings, _ := s.siblingProfiles(ctx, bucket, key)
+		model := guard.NewModel(siblings, gw.policy.Thresholds)
+		gw.profiler = guard.NewProfiler(key, &guard.ProfileOptions{Size: max(size, 0), MaxDecompressed: s.guard.maxGzip, Model: model})
 	}
 	return gw
 }

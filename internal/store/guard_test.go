@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -222,5 +223,31 @@ func TestGuardWebhook(t *testing.T) {
 	}
 	if len(counted) != 1 || counted[0].VersionID != bad.ID {
 		t.Fatalf("OnAlert saw %+v", counted)
+	}
+}
+
+// TestGuardRelation: the profiler gets a model of the siblings' columns'
+// relationships, so a few records whose weight no longer fits their
+// species are caught though the weight's distribution hardly moves.
+func TestGuardRelation(t *testing.T) {
+	ts := guardStore(t, "observe")
+	ctx := context.Background()
+	seedPartitions(t, ts, 12) // the last 7 are profiled with a model
+	lines := strings.Split(strings.TrimSuffix(partition(50, 300), "\n"), "\n")
+	for i := 1; i <= 24; i++ { // 8% of the records, +450 (3 residual sds)
+		f := strings.Split(lines[i], ",")
+		w, _ := strconv.ParseFloat(f[2], 64)
+		f[2] = strconv.FormatFloat(w+450, 'f', 1, 64)
+		lines[i] = strings.Join(f, ",")
+	}
+	info := putString(t, ts, "t/day50.csv", strings.Join(lines, "\n")+"\n")
+	d, err := ts.Alert(ctx, info.ID)
+	if err != nil || !strings.Contains(d.Summary, "relation[weight]") {
+		t.Fatalf("shifted weights: %+v, %v; want a relation alert on weight", d, err)
+	}
+	// A benign partition under a new key stays quiet with the model too.
+	ok := putString(t, ts, "t/day51.csv", partition(51, 300))
+	if _, err := ts.Alert(ctx, ok.ID); err == nil {
+		t.Fatal("benign partition raised an alert")
 	}
 }

@@ -97,7 +97,7 @@ func (s *Store) delete(ctx context.Context, bucket, key, identity string, guarde
 	}
 	var gw *guardWrite
 	if guarded {
-		gw = s.guardStart(bucket, key, identity, false, 0)
+		gw = s.guardStart(ctx, bucket, key, identity, false, 0)
 	}
 	rec, err := s.judge(ctx, gw, true)
 	if err != nil {

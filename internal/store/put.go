@@ -89,7 +89,7 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, opts *
 	if opts.Plain != nil {
 		ws = append(ws, opts.Plain)
 	}
-	gw := s.guardStart(bucket, key, opts.Identity, !opts.SkipGuard, size)
+	gw := s.guardStart(ctx, bucket, key, opts.Identity, !opts.SkipGuard, size)
 	if opts.SkipGuard {
 		gw = nil
 	}

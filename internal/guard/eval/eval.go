@@ -284,8 +284,10 @@ func render(header []string, rows [][]string) []byte {
 	return b.Bytes()
 }
 
-func profile(key string, b []byte) *guard.Profile {
-	p := guard.NewProfiler(key, &guard.ProfileOptions{Size: int64(len(b))})
+// profile profiles b as a PUT does, with the model the store fits on the
+// siblings (nil: none).
+func profile(key string, b []byte, m *guard.Model) *guard.Profile {
+	p := guard.NewProfiler(key, &guard.ProfileOptions{Size: int64(len(b)), Model: m})
 	p.Write(b)
 	return p.Profile()
 }
@@ -313,17 +315,19 @@ func runLake(rep *Report, d *data, seed uint64, opts Options, th guard.Threshold
 	days := opts.Days
 	parts := make([][][]string, days)
 	benign := make([]*guard.Profile, days)
+	models := make([]*guard.Model, days)
 	for day := range days {
 		n := int(math.Round(float64(d.size) * (0.85 + 0.3*rng.Float64())))
 		parts[day] = subset(rng, d.rows, n)
-		benign[day] = profile(partKey(d.name, day), render(d.header, parts[day]))
+		models[day] = guard.NewModel(siblings(benign, day, opts.Window, -1), th)
+		benign[day] = profile(partKey(d.name, day), render(d.header, parts[day]), models[day])
 	}
 	for day := opts.Warmup; day < days; day++ {
 		base := guard.Baseline{Siblings: siblings(benign, day, opts.Window, -1)}
 		key := partKey(d.name, day)
 		rep.record(rowBenign, d.name, guard.Check(benign[day], base, th))
 		try := func(row string, header []string, rows [][]string) {
-			rep.record(row, d.name, guard.Check(profile(key, render(header, rows)), base, th))
+			rep.record(row, d.name, guard.Check(profile(key, render(header, rows), models[day]), base, th))
 		}
 		for _, p := range flipShares {
 			try(rowFlip(p), d.header, flip(rng, d, parts[day], p))
@@ -462,7 +466,7 @@ func ransomware(rep *Report, d *data, rng *rand.Rand, parts [][][]string, benign
 		plain := render(d.header, parts[day])
 		enc := make([]byte, len(plain))
 		cipher.NewCTR(block, iv).XORKeyStream(enc, plain)
-		p := profile(partKey(d.name, day), enc)
+		p := profile(partKey(d.name, day), enc, nil)
 		base := guard.Baseline{Previous: current[day], Siblings: siblings(current, days, opts.Window, day)}
 		rep.record(rowRansomFile, d.name, guard.Check(p, base, th))
 		current[day] = p
