@@ -26,11 +26,20 @@ repair again when they are back, or replace the backend
 (` + "`rhizome backend replace`" + `). Interrupting repair (even kill -9) is safe; running
 it again completes the work.
 
+Only one repair (or backend replacement, or a server's background repair)
+works on a store at a time: each holds a lease in the index, renewed every
+30 s while it runs, and a second one fails at once (exit 6) naming the
+holder, its host and process, and when it started. A holder that was
+killed stops renewing: its lease lapses 2 minutes after its last renewal,
+and at once when it ran on this host and its process is gone. --force takes
+the lease over from a holder on another host that is dead (one still alive
+stops at its next renewal).
+
 Exits 4 if some damage had to be left for later, 5 if a version is
-unreadable.`
+unreadable, 6 if another repair holds the lease.`
 
 func newRepair(g *globals) *cobra.Command {
-	var full, queueOnly bool
+	var full, queueOnly, force bool
 	var rate float64
 	var parallel int
 	c := &cobra.Command{
@@ -46,7 +55,7 @@ func newRepair(g *globals) *cobra.Command {
 			if rate < 0 {
 				return usageErr("--rate %v: want MB/s, 0 for no cap", rate)
 			}
-			o := &store.RepairOptions{Scan: store.ScanQuick, Rate: int64(rate * 1e6), Parallel: parallel, RetryDeferred: true}
+			o := &store.RepairOptions{Scan: store.ScanQuick, Rate: int64(rate * 1e6), Parallel: parallel, RetryDeferred: true, Force: force}
 			switch {
 			case full:
 				o.Scan = store.ScanFull
@@ -132,6 +141,7 @@ func newRepair(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&queueOnly, "queue-only", false, "repair only what is queued; no scan")
 	c.Flags().Float64Var(&rate, "rate", 0, "with --full: read at most this many MB/s (0: no cap)")
 	c.Flags().IntVar(&parallel, "parallel", 4, "versions repaired at once")
+	c.Flags().BoolVar(&force, "force", false, "take the maintenance lease over from another repair that may still be alive (one on another host that died)")
 	return c
 }
 
@@ -143,6 +153,9 @@ func printMaintenance(w io.Writer, st store.Status) {
 			ls.Mode, ls.Finished.Format(time.RFC3339), ls.Checked, ls.Healthy, ls.Repairable, ls.Unreadable)
 	} else {
 		fmt.Fprintln(w, "last scrub: never (counts reflect writes only; run `rhizome scrub`)")
+	}
+	if st.Maintenance != nil {
+		fmt.Fprintf(w, "running: %s (lease until %s)\n", st.Maintenance, st.Maintenance.Expires.Format(time.RFC3339))
 	}
 	if st.RepairQueue > 0 {
 		fmt.Fprintf(w, "repair queue: %d version(s); run `rhizome repair`\n", st.RepairQueue)

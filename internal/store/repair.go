@@ -62,6 +62,11 @@ type RepairOptions struct {
 	// ScanProgress and Progress report the two phases.
 	ScanProgress func(ScrubProgress)
 	Progress     func(RepairProgress)
+	// Force takes the maintenance lease over from its holder even when
+	// that holder may be alive (see Repair).
+	Force bool
+
+	op string // what the lease names ("repair" when empty)
 }
 
 // RepairProgress tells how far the repair phase is.
@@ -157,10 +162,29 @@ type RepairStats struct {
 // fn, when set, is called with each version's result; its error stops
 // the repair. Repair is safe to interrupt at any point (even kill -9): a
 // later Repair completes the work.
+//
+// Only one Repair or ReplaceBackend works on a store at a time, whatever
+// process runs it: each holds the maintenance lease in the index (see
+// MaintenanceLease) and renews it while it runs. While another holds it,
+// Repair fails at once with an ErrConflict error wrapping ErrLeaseHeld that
+// names the holder. A lease that has lapsed (its holder stopped renewing
+// it, e.g. was killed) or whose holder ran on this host and is gone is
+// taken over; o.Force takes over any lease. A repair whose lease is taken
+// over stops with ErrLeaseLost.
 func (s *Store) Repair(ctx context.Context, o *RepairOptions, fn func(RepairResult) error) (RepairStats, error) {
 	if o == nil {
 		o = &RepairOptions{}
 	}
+	lctx, release, err := s.acquireLease(ctx, cmp.Or(o.op, "repair"), o.Force)
+	if err != nil {
+		return RepairStats{Started: s.now().UTC(), Finished: s.now().UTC()}, err
+	}
+	defer release()
+	st, err := s.repair(lctx, o, fn)
+	return st, leaseErr(lctx, err)
+}
+
+func (s *Store) repair(ctx context.Context, o *RepairOptions, fn func(RepairResult) error) (RepairStats, error) {
 	st := RepairStats{Started: s.now().UTC()}
 	cleaned, err := s.cleanupRevisions(ctx)
 	st.CleanedUp += cleaned

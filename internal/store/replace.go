@@ -19,6 +19,12 @@ type ReplaceOptions struct {
 	Parallel int
 	// Progress is called as versions complete.
 	Progress func(ReplaceProgress)
+	// Force takes the maintenance lease over from its holder even when
+	// that holder may be alive (see Repair).
+	Force bool
+	// Restart forgets an unfinished replacement of the same backend (by
+	// any backend) and starts over; it is done under the lease.
+	Restart bool
 }
 
 // ReplaceProgress tells how far a replacement is.
@@ -78,7 +84,8 @@ var ErrReplaceConflict = errors.New("another replacement of this backend is in p
 // taking one would break the region cap, the shard goes to another
 // backend the placement rules allow, old's region first. Every moved
 // version's manifest is revised. Progress is recorded in the index after
-// each version; run it again after a crash to continue.
+// each version; run it again after a crash to continue. It holds the
+// maintenance lease while it runs, as Repair does.
 func (s *Store) ReplaceBackend(ctx context.Context, old, new string, o *ReplaceOptions) (ReplaceStats, error) {
 	op := "replace backend " + old
 	if o == nil {
@@ -91,6 +98,21 @@ func (s *Store) ReplaceBackend(ctx context.Context, old, new string, o *ReplaceO
 	if old == new {
 		return st, errorf(ErrInvalid, op, nil, "old and new backend are the same")
 	}
+	lctx, release, err := s.acquireLease(ctx, op+" by "+new, o.Force)
+	if err != nil {
+		return st, err
+	}
+	defer release()
+	if o.Restart {
+		if err := s.AbandonReplace(lctx, old); err != nil {
+			return st, err
+		}
+	}
+	st, err = s.replaceBackend(lctx, op, old, new, o, st)
+	return st, leaseErr(lctx, err)
+}
+
+func (s *Store) replaceBackend(ctx context.Context, op, old, new string, o *ReplaceOptions, st ReplaceStats) (ReplaceStats, error) {
 	_, st.StillInUse = s.byName[old]
 	var rs replaceState
 	b, err := s.idx.State(ctx, replacePrefix+old)

@@ -859,7 +859,12 @@ func (s *Store) ScrubLoop(ctx context.Context, rate int64, every time.Duration) 
 			}
 			nextScrub = s.now().Add(every)
 		}
-		if _, err := s.Repair(ctx, &RepairOptions{Scan: ScanNone}, nil); err != nil && ctx.Err() == nil {
+		_, err := s.Repair(ctx, &RepairOptions{Scan: ScanNone, op: "background repair"}, nil)
+		switch {
+		case err == nil, ctx.Err() != nil:
+		case errors.Is(err, ErrLeaseHeld):
+			log.Info("background repair skipped: another repair is running", "err", err)
+		default:
 			log.Warn("repair failed", "err", err)
 		}
 		select {
@@ -877,6 +882,9 @@ func (s *Store) maintenanceStatus(ctx context.Context, st *Status) error {
 		return classify("status", err)
 	}
 	st.RepairQueue = n
+	if st.Maintenance, err = s.MaintenanceLease(ctx); err != nil {
+		return err
+	}
 	st.LastScrub, err = s.LastScrub(ctx)
 	return err
 }
