@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -100,5 +101,78 @@ func TestRepairLease(t *testing.T) {
 	mustRZ(t, dir, nil, "repair", "--force")
 	if l := maintenance(t, dir); l != nil {
 		t.Fatalf("lease after repair --force = %+v; want none", l)
+	}
+}
+
+// TestScrubRepairBucketManifestCLI damages a bucket manifest (which no
+// version holds) out of band: scrub reports it, repair rewrites it.
+func TestScrubRepairBucketManifestCLI(t *testing.T) {
+	dir := newStore(t)
+	mustRZ(t, dir, nil, "mb", "lake")
+	pieces, _ := filepath.Glob(filepath.Join(dir, "backends", "*", "m", "*", "*"))
+	if len(pieces) != 6 {
+		t.Fatalf("after mb: %d manifest pieces on the backends; want 6 (the bucket manifest)", len(pieces))
+	}
+	mustRZ(t, dir, randBytes(t, 50_000), "put", "lake/a", "-")
+	id := strings.Split(filepath.Base(pieces[0]), ".")[0]
+	piece := func(i int) string {
+		t.Helper()
+		m, _ := filepath.Glob(filepath.Join(dir, "backends", "*", "m", id[30:], fmt.Sprintf("%s.%d", id, i)))
+		if len(m) != 1 {
+			t.Fatalf("piece %d of %s: %d files", i, id, len(m))
+		}
+		return m[0]
+	}
+	os.Remove(piece(2))
+	p3 := piece(3)
+	b, _ := os.ReadFile(p3)
+	b[len(b)-5] ^= 1
+	os.WriteFile(p3, b, 0o644)
+
+	type report struct {
+		Records    int64 `json:"records"`
+		Damaged    int64 `json:"records_damaged"`
+		Repairable []struct {
+			Kind, Bucket string
+			VersionID    string `json:"version_id"`
+			Pieces       []struct {
+				Index int `json:"shard"`
+				Issue string
+			} `json:"manifest_pieces"`
+		} `json:"repairable_objects"`
+	}
+	r := rz(t, dir, nil, "scrub", "--json")
+	var rep report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+		t.Fatalf("scrub --json: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	got := ""
+	for _, o := range rep.Repairable {
+		got += fmt.Sprintf("%s %s %s:", o.Kind, o.Bucket, o.VersionID)
+		for _, p := range o.Pieces {
+			got += fmt.Sprintf(" %d %s", p.Index, p.Issue)
+		}
+	}
+	if want := "bucket lake " + id + ": 2 missing 3 corrupt"; rep.Records != 1 || rep.Damaged != 1 || got != want {
+		t.Fatalf("scrub --json: %d records, %d damaged, %q; want 1, 1, %q", rep.Records, rep.Damaged, got, want)
+	}
+	if out := mustRZ(t, dir, nil, "scrub").stdout; !strings.Contains(out, "1 bucket, checkpoint and review manifest(s): 1 damaged") ||
+		!strings.Contains(out, "damaged bucket manifest of lake ("+id+"); manifest piece 2 on ") {
+		t.Fatalf("scrub does not report the damaged bucket manifest:\n%s", out)
+	}
+	out := mustRZ(t, dir, nil, "repair").stdout
+	if !strings.Contains(out, "repaired bucket manifest of lake ("+id+"); rewrote manifest pieces [2 3]") {
+		t.Fatalf("repair does not report the bucket manifest rewritten:\n%s", out)
+	}
+	r = rz(t, dir, nil, "scrub", "--json")
+	rep = report{}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 || rep.Damaged != 0 || len(rep.Repairable) != 0 {
+		t.Fatalf("scrub after repair: exit %d, %+v, %v; want clean", r.code, rep, err)
+	}
+	// The index can be rebuilt from the backends: the bucket is back.
+	os.Remove(filepath.Join(dir, "index.db"))
+	mustRZ(t, dir, nil, "index", "rebuild")
+	if out := mustRZ(t, dir, nil, "ls").stdout; !strings.Contains(out, "lake") {
+		t.Fatalf("ls after index rebuild:\n%s", out)
 	}
 }

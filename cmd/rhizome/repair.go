@@ -124,6 +124,9 @@ func newRepair(g *globals) *cobra.Command {
 				took := st.Finished.Sub(st.Started).Round(time.Millisecond)
 				fmt.Fprintf(g.stdout, "repair: %d versions: %d repaired, %d intact, %d deferred, %d unreadable; %d shards rebuilt (%s), %d manifest pieces rewritten, %d manifests revised in %v\n",
 					st.Versions, st.Repaired, st.Intact, st.Deferred, st.Unreadable, st.Shards, humanBytes(st.Bytes), st.Pieces, st.Revised, took)
+				if st.Parts > 0 || st.Records > 0 {
+					fmt.Fprintf(g.stdout, "upload parts: %d checked, %d repaired; bucket, checkpoint and review manifests: %d repaired\n", st.Parts, st.PartsRepaired, st.Records)
+				}
 				if st.QueueLeft > 0 {
 					fmt.Fprintf(g.stdout, "%d version(s) still queued (backends that did not answer, or unreadable); run repair again later\n", st.QueueLeft)
 				}

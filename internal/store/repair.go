@@ -91,9 +91,13 @@ type RebuiltShard struct {
 
 // RepairResult is what repair did for one version.
 type RepairResult struct {
+	// Kind, VersionID and Part are as in ScrubResult: Kind is empty for
+	// a version.
+	Kind      string         `json:"kind,omitempty"`
 	Bucket    string         `json:"bucket"`
 	Key       string         `json:"key"`
 	VersionID string         `json:"version_id"`
+	Part      int            `json:"part,omitempty"`
 	Outcome   string         `json:"outcome"`
 	Shards    []RebuiltShard `json:"shards,omitempty"`
 	Pieces    []int          `json:"manifest_pieces,omitempty"` // rewritten in place
@@ -105,7 +109,7 @@ type RepairResult struct {
 }
 
 func (r RepairResult) String() string {
-	s := fmt.Sprintf("%s %s/%s (version %s)", r.Outcome, r.Bucket, r.Key, r.VersionID)
+	s := fmt.Sprintf("%s %s", r.Outcome, describe(r.Kind, r.Bucket, r.Key, r.VersionID, r.Part))
 	for _, sh := range r.Shards {
 		verb := "rebuilt"
 		if sh.Adopted {
@@ -143,9 +147,14 @@ type RepairStats struct {
 	Pieces     int64       `json:"pieces_rewritten"`
 	Revised    int64       `json:"manifests_revised"`
 	CleanedUp  int64       `json:"stale_pieces_removed"`
-	QueueLeft  int64       `json:"queue_left"`
-	Started    time.Time   `json:"started"`
-	Finished   time.Time   `json:"finished"`
+	// Parts of uploads in progress the scan checked, and those repaired.
+	Parts         int64 `json:"parts"`
+	PartsRepaired int64 `json:"parts_repaired"`
+	// Records (bucket, checkpoint, review manifests) with pieces rewritten.
+	Records   int64     `json:"records_repaired"`
+	QueueLeft int64     `json:"queue_left"`
+	Started   time.Time `json:"started"`
+	Finished  time.Time `json:"finished"`
 }
 
 // Repair restores full protection: it finds damage (see RepairOptions.Scan),
@@ -191,22 +200,47 @@ func (s *Store) repair(ctx context.Context, o *RepairOptions, fn func(RepairResu
 	if err != nil {
 		return st, err
 	}
+	run := s.newRepairRun(nil)
 	if o.Scan != ScanNone {
+		// Parts and records are not queued: the scan's findings on them
+		// are repaired here.
+		partHints := map[string][]ShardIssue{}
+		records := false
 		sst, err := s.Scrub(ctx, ScrubOptions{Bucket: o.Bucket, Prefix: o.Prefix, Quick: o.Scan == ScanQuick,
-			Rate: o.Rate, Parallel: o.Parallel, Progress: o.ScanProgress}, nil)
-		st.Scan = &sst
+			Rate: o.Rate, Parallel: o.Parallel, Progress: o.ScanProgress}, func(r ScrubResult) error {
+			switch {
+			case r.Kind == KindPart && len(r.Shards) > 0:
+				partHints[partKey(r.VersionID, r.Part)] = r.Shards
+			case r.Kind != "" && r.Kind != KindPart && r.Health != Healthy:
+				records = true
+			}
+			return nil
+		})
+		st.Scan, st.Parts = &sst, sst.Parts
 		if err != nil {
 			return st, err
 		}
-		if o.Bucket == "" && o.Prefix == "" {
-			n, err := s.repairBucketManifests(ctx)
+		if err := run.repairParts(ctx, o.Bucket, o.Prefix, partHints, &st, fn); err != nil {
+			return st, err
+		}
+		if records {
+			n, err := s.repairRecords(ctx, func(r RepairResult) error {
+				if r.Outcome == Repaired {
+					st.Records++
+				} else {
+					st.Deferred++
+				}
+				if fn != nil {
+					return fn(r)
+				}
+				return nil
+			})
 			st.Pieces += n
 			if err != nil {
 				return st, err
 			}
 		}
 	}
-	run := s.newRepairRun(nil)
 	err = run.drain(ctx, o, &st, fn)
 	st.Finished = s.now().UTC()
 	if n, qerr := s.idx.RepairQueueLen(context.WithoutCancel(ctx)); qerr == nil {
