@@ -32,7 +32,7 @@ runs (see ` + "`rhizome repair --help`" + `).`
 
 func newBackendCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "backend", Short: "Backend maintenance: replace a lost or retired backend"}
-	var restart, force bool
+	var restart, force, readBack bool
 	var parallel int
 	replace := &cobra.Command{
 		Use:   "replace OLD NEW [--restart]",
@@ -50,7 +50,7 @@ func newBackendCmd(g *globals) *cobra.Command {
 			if _, ok := s.Backend(old); ok {
 				g.note("rhizome: note: %s is still configured, so new writes may still place shards on it; remove it from %s when this is done", old, "rhizome.yaml")
 			}
-			o := &store.ReplaceOptions{Parallel: parallel, Restart: restart, Force: force}
+			o := &store.ReplaceOptions{Parallel: parallel, Restart: restart, Force: force, ReadBack: readBack}
 			if bar := g.countBar("replace " + old); bar != nil {
 				o.Progress = func(p store.ReplaceProgress) { bar.Set(p.Versions, p.VersionsTotal) }
 				defer bar.Done()
@@ -78,6 +78,7 @@ func newBackendCmd(g *globals) *cobra.Command {
 	}
 	replace.Flags().BoolVar(&restart, "restart", false, "forget an unfinished replacement of OLD (by any backend) and start over")
 	replace.Flags().IntVar(&parallel, "parallel", 4, "versions moved at once")
+	replace.Flags().BoolVar(&readBack, "read-back", false, "read every moved shard back whole and check it before it counts")
 	replace.Flags().BoolVar(&force, "force", false, "take the maintenance lease over from another repair or replacement that may still be alive (one on another host that died)")
 	c.AddCommand(replace)
 	return c

@@ -16,8 +16,11 @@ everything, as scrub does; --queue-only skips this and takes only what
 reads, writes and scrubs queued). Then, for every damaged version, rebuild
 each missing, corrupt or never written shard from the others and write it
 back to its backend, or, when that backend is no longer configured, to
-another one the placement rules allow (same region first). Every shard
-written is read back and checked before it counts. Missing or damaged
+another one the placement rules allow (same region first). A shard
+written counts once the bytes sent hash to the root in the signed
+manifest, the backend acknowledged all of them and a Stat finds it with
+the right size; --read-back also reads it back whole and checks every
+block (one more read of everything written). Missing or damaged
 manifest pieces are rewritten. When shards or pieces move, the version's
 manifest is re-signed under the same version ID (see docs/design.md).
 
@@ -39,7 +42,7 @@ Exits 4 if some damage had to be left for later, 5 if a version is
 unreadable, 6 if another repair holds the lease.`
 
 func newRepair(g *globals) *cobra.Command {
-	var full, queueOnly, force bool
+	var full, queueOnly, force, readBack bool
 	var rate float64
 	var parallel int
 	c := &cobra.Command{
@@ -55,7 +58,7 @@ func newRepair(g *globals) *cobra.Command {
 			if rate < 0 {
 				return usageErr("--rate %v: want MB/s, 0 for no cap", rate)
 			}
-			o := &store.RepairOptions{Scan: store.ScanQuick, Rate: int64(rate * 1e6), Parallel: parallel, RetryDeferred: true, Force: force}
+			o := &store.RepairOptions{Scan: store.ScanQuick, Rate: int64(rate * 1e6), Parallel: parallel, RetryDeferred: true, Force: force, ReadBack: readBack}
 			switch {
 			case full:
 				o.Scan = store.ScanFull
@@ -144,6 +147,7 @@ func newRepair(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&queueOnly, "queue-only", false, "repair only what is queued; no scan")
 	c.Flags().Float64Var(&rate, "rate", 0, "with --full: read at most this many MB/s (0: no cap)")
 	c.Flags().IntVar(&parallel, "parallel", 4, "versions repaired at once")
+	c.Flags().BoolVar(&readBack, "read-back", false, "read every rebuilt shard back whole and check it before it counts")
 	c.Flags().BoolVar(&force, "force", false, "take the maintenance lease over from another repair that may still be alive (one on another host that died)")
 	return c
 }

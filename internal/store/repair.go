@@ -65,6 +65,9 @@ type RepairOptions struct {
 	// Force takes the maintenance lease over from its holder even when
 	// that holder may be alive (see Repair).
 	Force bool
+	// ReadBack reads every rebuilt shard back from its backend and checks
+	// it whole before it counts, instead of the default Stat (see Repair).
+	ReadBack bool
 
 	op string // what the lease names ("repair" when empty)
 }
@@ -161,12 +164,20 @@ type RepairStats struct {
 // then for every queued version rebuilds each missing, corrupt or never
 // written shard from the others and writes it back to its backend, or, when
 // that backend is no longer configured, to another one the placement rules
-// allow (same region first). Every shard written is read back and checked
-// against its root before it counts. Missing or damaged manifest pieces are
+// allow (same region first). Every shard written is checked against its
+// root in the signed manifest before it counts (see below). Missing or damaged manifest pieces are
 // rewritten; when shards or pieces move, the version's manifest is revised
 // (re-signed under the same version ID) and so is every manifest sharing a
 // moved segment. Shards on backends that do not answer are left for later
 // (Deferred) rather than moved.
+//
+// A rebuilt shard counts once the root of the bytes handed to the backend
+// (hashed as they are written) equals the root the signed manifest
+// records, the backend acknowledged the write of exactly the shard's
+// length, and a Stat afterwards finds it there with that length. With
+// o.ReadBack it is also read back whole and checked (header, every block
+// checksum, root), which costs one more read of every byte written; a
+// later scrub does the same.
 //
 // fn, when set, is called with each version's result; its error stops
 // the repair. Repair is safe to interrupt at any point (even kill -9): a
@@ -201,6 +212,7 @@ func (s *Store) repair(ctx context.Context, o *RepairOptions, fn func(RepairResu
 		return st, err
 	}
 	run := s.newRepairRun(nil)
+	run.readBack = o.ReadBack
 	if o.Scan != ScanNone {
 		// Parts and records are not queued: the scan's findings on them
 		// are repaired here.
@@ -208,6 +220,9 @@ func (s *Store) repair(ctx context.Context, o *RepairOptions, fn func(RepairResu
 		records := false
 		sst, err := s.Scrub(ctx, ScrubOptions{Bucket: o.Bucket, Prefix: o.Prefix, Quick: o.Scan == ScanQuick,
 			Rate: o.Rate, Parallel: o.Parallel, Progress: o.ScanProgress}, func(r ScrubResult) error {
+			if r.Kind == "" {
+				run.noteScan(r)
+			}
 			switch {
 			case r.Kind == KindPart && len(r.Shards) > 0:
 				partHints[partKey(r.VersionID, r.Part)] = r.Shards
@@ -427,6 +442,12 @@ type repairRun struct {
 	// walkAll: every version will be visited (ReplaceBackend), so versions
 	// sharing a moved segment need not be queued.
 	walkAll bool
+	// readBack: confirm shards written by reading them back whole.
+	readBack bool
+	// scanned holds, for each damaged segment the scan of this run
+	// checked, what it found wrong, so that repairing it does not stat
+	// every shard again.
+	scanned map[string][]ShardIssue
 
 	mu   sync.Mutex
 	segs map[string]*segOutcome
@@ -452,6 +473,39 @@ func (run *repairRun) markDown(name string) {
 	run.mu.Lock()
 	run.down[name] = true
 	run.mu.Unlock()
+}
+
+// noteScan records the damaged segments a scan result names. The scan
+// checked every shard of them, so the shards it does not name were
+// present with the right size (and, in a full scan, intact).
+func (run *repairRun) noteScan(r ScrubResult) {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	if run.scanned == nil {
+		run.scanned = map[string][]ShardIssue{}
+	}
+	for _, is := range r.Shards {
+		run.scanned[is.Segment] = append(run.scanned[is.Segment], is)
+	}
+}
+
+// foundShards returns what is wrong with seg's shards: what this run's
+// scan found, or else what a stat of every shard finds now.
+func (run *repairRun) foundShards(ctx context.Context, seg manifest.Segment) []*ShardIssue {
+	run.mu.Lock()
+	issues, ok := run.scanned[seg.ID]
+	delete(run.scanned, seg.ID) // a later pass stats afresh
+	run.mu.Unlock()
+	if !ok {
+		return run.s.statShards(ctx, seg)
+	}
+	found := make([]*ShardIssue, seg.K+seg.M)
+	for _, is := range issues {
+		if is.Index >= 0 && is.Index < len(found) && found[is.Index] == nil {
+			found[is.Index] = &is
+		}
+	}
+	return found
 }
 
 // usable reports whether name may receive shards or pieces in this run.
@@ -586,7 +640,7 @@ func (run *repairRun) repairSegment(ctx context.Context, seg manifest.Segment, h
 	s := run.s
 	n := seg.K + seg.M
 	out := &segOutcome{seg: cloneSegment(seg)}
-	found := s.statShards(ctx, seg)
+	found := run.foundShards(ctx, seg)
 	for _, h := range hints {
 		if h.Segment == seg.ID && h.Index >= 0 && h.Index < n && found[h.Index] == nil && h.Issue == IssueCorrupt {
 			found[h.Index] = &ShardIssue{Segment: seg.ID, Index: h.Index, Backend: seg.Backends[h.Index], Issue: IssueCorrupt, Err: h.Err}
@@ -696,7 +750,7 @@ func (run *repairRun) repairSegment(ctx context.Context, seg manifest.Segment, h
 
 	// Fast path: Reed-Solomon alone, when every target's root is known to
 	// check the result against.
-	if fast := s.rebuildFast(ctx, seg, targets, skip); fast.tried {
+	if fast := s.rebuildFast(ctx, seg, targets, skip, run.written); fast.tried {
 		for i, bi := range targets {
 			switch {
 			case fast.ok[i]:
@@ -731,7 +785,7 @@ func (run *repairRun) repairSegment(ctx context.Context, seg manifest.Segment, h
 				if len(seg.Roots[i]) == 32 && [32]byte(seg.Roots[i]) != roots[i] {
 					perr = fmt.Errorf("rebuilt shard %d hashes to another root than the manifest records", i)
 				} else {
-					perr = s.checkShardAt(ctx, bi, seg, i, roots[i])
+					perr = run.written(ctx, bi, seg, i, roots[i])
 				}
 			}
 			if err != nil && perr == nil {
@@ -916,7 +970,7 @@ var noFastRebuild = false
 // fastRebuild is what rebuildFast did.
 type fastRebuild struct {
 	tried     bool
-	ok        map[int]bool // targets written, read back and checked
+	ok        map[int]bool // targets written and confirmed (repairRun.written)
 	putErrs   []error      // targets whose backend refused the write
 	badSource int          // a source that does not hash to its root, or -1
 }
@@ -924,10 +978,11 @@ type fastRebuild struct {
 // rebuildFast rebuilds the targets with Reed-Solomon alone (codec.Rebuild),
 // from the first k shards skip does not mark, when the manifest records the
 // root of every target and source: a target counts only if its root and
-// those of all sources match the manifest and it reads back whole. When a
+// those of all sources match the manifest and written confirms it. When a
 // source does not match, the targets written from it are wrong; the
 // caller rebuilds them again from a decode, which overwrites them.
-func (s *Store) rebuildFast(ctx context.Context, seg manifest.Segment, targets map[int]int, skip []bool) fastRebuild {
+func (s *Store) rebuildFast(ctx context.Context, seg manifest.Segment, targets map[int]int, skip []bool,
+	written func(ctx context.Context, bi int, seg manifest.Segment, i int, root [32]byte) error) fastRebuild {
 	res := fastRebuild{badSource: -1}
 	if noFastRebuild {
 		return res
@@ -992,7 +1047,7 @@ func (s *Store) rebuildFast(ctx context.Context, seg manifest.Segment, targets m
 	}
 	for _, t := range tlist {
 		if res.putErrs[t] == nil && roots[t] == [32]byte(seg.Roots[t]) &&
-			s.checkShardAt(ctx, targets[t], seg, t, roots[t]) == nil {
+			written(ctx, targets[t], seg, t, roots[t]) == nil {
 			res.ok[t] = true
 		}
 	}
@@ -1001,6 +1056,25 @@ func (s *Store) rebuildFast(ctx context.Context, seg manifest.Segment, targets m
 
 // errSources marks a rebuild that could not decode the surviving shards.
 var errSources = errors.New("decoding the surviving shards")
+
+// written confirms that shard i of seg, which this run just wrote to
+// backend bi and whose bytes hashed to root as they were written, is
+// stored: with readBack by reading it back whole (checkShardAt), otherwise
+// by a Stat that finds it with the right length.
+func (run *repairRun) written(ctx context.Context, bi int, seg manifest.Segment, i int, root [32]byte) error {
+	if run.readBack {
+		return run.s.checkShardAt(ctx, bi, seg, i, root)
+	}
+	want := codec.Params{K: seg.K, M: seg.M, BlockSize: seg.BlockSize}.ShardFileSize(seg.Size)
+	in, err := run.s.backends[bi].Stat(ctx, shardName(seg.ID, i))
+	if err != nil {
+		return err
+	}
+	if in.Size != want {
+		return fmt.Errorf("shard %d written, but the backend holds %d bytes of it, want %d", i, in.Size, want)
+	}
+	return nil
+}
 
 // checkShardAt reads shard i of seg back from backend bi and checks it
 // whole: header, every block checksum, length and root.

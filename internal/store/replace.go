@@ -22,6 +22,9 @@ type ReplaceOptions struct {
 	// Force takes the maintenance lease over from its holder even when
 	// that holder may be alive (see Repair).
 	Force bool
+	// ReadBack reads every moved shard back whole before it counts (see
+	// RepairOptions.ReadBack).
+	ReadBack bool
 	// Restart forgets an unfinished replacement of the same backend (by
 	// any backend) and starts over; it is done under the lease.
 	Restart bool
@@ -150,6 +153,7 @@ func (s *Store) replaceBackend(ctx context.Context, op, old, new string, o *Repl
 	prog.VersionsTotal = rs.Total
 	run := s.newRepairRun(map[string]string{old: new})
 	run.walkAll = true
+	run.readBack = o.ReadBack
 
 	var mu sync.Mutex
 	var failed []versionRef
