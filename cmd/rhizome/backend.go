@@ -67,8 +67,8 @@ func newBackendCmd(g *globals) *cobra.Command {
 				if st.Resumed {
 					fmt.Fprintf(g.stdout, "continued the replacement of %s started at %s\n", old, st.Started.Format(time.RFC3339))
 				}
-				fmt.Fprintf(g.stdout, "replace %s by %s: %d versions, %d shards moved (%s), %d kept from an earlier attempt, %d placed on another backend than %s, %d manifests revised\n",
-					old, new, st.Versions, st.Shards, humanBytes(st.Bytes), st.Adopted, st.Elsewhere, new, st.Pieces)
+				fmt.Fprintf(g.stdout, "replace %s by %s: %d versions, %d shards moved (%s), %d kept from an earlier attempt, %d placed on another backend than %s, %d manifests revised, %d bucket/checkpoint/review manifest pieces copied\n",
+					old, new, st.Versions, st.Shards, humanBytes(st.Bytes), st.Adopted, st.Elsewhere, new, st.Pieces, st.Records)
 				for _, r := range st.Failed {
 					fmt.Fprintln(g.stdout, "not moved yet:", r.String())
 				}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -40,6 +41,9 @@ type record struct {
 	good   []int           // pieces that open to env
 	at     map[int]string  // backend each piece read was found on
 	used   map[string]bool // backends holding a piece of the record
+	// holders lists, for each piece, the backends it was read from (a
+	// piece copied off a backend being replaced is on both).
+	holders map[int][]string
 }
 
 // versionIDs returns the IDs of every version in the index.
@@ -118,6 +122,7 @@ func (s *Store) records(ctx context.Context, known map[[16]byte]struct{}, pace *
 		raw := make([][]byte, 256)
 		at := map[int]string{}
 		used := map[string]bool{}
+		holders := map[int][]string{}
 		listed := map[int]bool{}
 		readErr := map[int]error{}
 		for _, l := range found[id] {
@@ -133,6 +138,7 @@ func (s *Store) records(ctx context.Context, known map[[16]byte]struct{}, pace *
 			raw[l.piece] = b
 			at[l.piece] = s.pb[l.backend].Name
 			used[s.pb[l.backend].Name] = true
+			holders[l.piece] = append(holders[l.piece], s.pb[l.backend].Name)
 			if pace != nil {
 				pace.wait(ctx, len(b))
 			}
@@ -142,7 +148,7 @@ func (s *Store) records(ctx context.Context, known map[[16]byte]struct{}, pace *
 			unopened++
 			continue
 		}
-		r := &record{id: id, m: res.Manifest, env: res.Envelope, raw: raw, issues: make([]*ShardIssue, len(res.Manifest.Placement)), at: at, used: used}
+		r := &record{id: id, m: res.Manifest, env: res.Envelope, raw: raw, issues: make([]*ShardIssue, len(res.Manifest.Placement)), at: at, used: used, holders: holders}
 		bad := map[int]bool{}
 		for _, i := range s.badPieces(raw, res.Envelope) {
 			bad[i] = true
@@ -269,4 +275,67 @@ func (s *Store) repairRecords(ctx context.Context, fn func(RepairResult) error) 
 		}
 	}
 	return n, nil
+}
+
+// moveRecords copies every record piece that only backend old holds (old
+// is being replaced), or that old should hold but cannot give (it is
+// down or no longer configured: regenerated from the other pieces), to new, or, where new holds another piece of that
+// record already, to another configured backend that holds none. The
+// copies on old stay: ReplaceBackend deletes nothing there. Records are
+// found by listing every backend, so their signed placement need not
+// change. It returns how many pieces it copied.
+func (s *Store) moveRecords(ctx context.Context, old, new string) (int64, error) {
+	known, err := s.versionIDs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	recs, _, err := s.records(ctx, known, nil)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	var errs []error
+	for _, r := range recs {
+		var move []int
+		for _, i := range r.good {
+			if slices.Equal(r.holders[i], []string{old}) {
+				move = append(move, i) // only there
+			}
+		}
+		for i, is := range r.issues {
+			if is != nil && is.Backend == old {
+				move = append(move, i) // old is down, or out of the config already
+			}
+		}
+		for _, i := range move {
+			p := r.raw[i]
+			if p == nil {
+				var err error
+				if p, err = regeneratePiece(r.raw, r.good, i, s.master, s.pub); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+			}
+			to, ok := new, !r.used[new]
+			if !ok {
+				for _, j := range placement.Rank(s.pb, []byte(r.id)) {
+					if name := s.pb[j].Name; name != old && !r.used[name] {
+						to, ok = name, true
+						break
+					}
+				}
+			}
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s piece %d: every other backend holds another piece", describe(r.m.Kind, r.m.Bucket, r.m.Key, r.id, 0), i))
+				continue
+			}
+			if err := s.backends[s.byName[to]].Put(ctx, pieceName(r.id, i), bytes.NewReader(p), int64(len(p))); err != nil {
+				errs = append(errs, fmt.Errorf("%s piece %d to %s: %w", describe(r.m.Kind, r.m.Bucket, r.m.Key, r.id, 0), i, to, err))
+				continue
+			}
+			r.used[to] = true
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
 }

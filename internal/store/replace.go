@@ -41,13 +41,16 @@ type ReplaceProgress struct {
 type ReplaceStats struct {
 	Old, New string
 	// Resumed is true when an interrupted replacement was continued.
-	Resumed    bool            `json:"resumed"`
-	Versions   int64           `json:"versions"` // versions that referenced Old
-	Shards     int64           `json:"shards_moved"`
-	Adopted    int64           `json:"shards_adopted"`
-	Pieces     int64           `json:"manifests_revised"`
-	Bytes      int64           `json:"bytes_written"`
-	Elsewhere  int64           `json:"shards_elsewhere"` // moved to another backend than New (placement rules)
+	Resumed   bool  `json:"resumed"`
+	Versions  int64 `json:"versions"` // versions that referenced Old
+	Shards    int64 `json:"shards_moved"`
+	Adopted   int64 `json:"shards_adopted"`
+	Pieces    int64 `json:"manifests_revised"`
+	Bytes     int64 `json:"bytes_written"`
+	Elsewhere int64 `json:"shards_elsewhere"` // moved to another backend than New (placement rules)
+	// Records counts pieces of bucket, checkpoint and review manifests
+	// copied off Old.
+	Records    int64           `json:"record_pieces_moved"`
 	Failed     []RepairResult  `json:"failed,omitempty"`
 	Started    time.Time       `json:"started"`
 	Finished   time.Time       `json:"finished"`
@@ -303,6 +306,11 @@ walk:
 		return st, classify(op, err)
 	}
 	if len(failed) == 0 {
+		n, err := s.moveRecords(ctx, old, new)
+		st.Records = n
+		if err != nil {
+			return st, errorf(ErrUnavailable, op, err, "every version moved, but not every bucket, checkpoint or review manifest piece; run the same command again")
+		}
 		if err := s.idx.DeleteState(context.WithoutCancel(ctx), replacePrefix+old); err != nil {
 			return st, classify(op, err)
 		}
