@@ -209,9 +209,17 @@ func (s *Store) Scrub(ctx context.Context, o ScrubOptions, fn func(ScrubResult) 
 	// than one version shares (those results are kept for reuse).
 	refs := map[string]int32{}
 	var prog ScrubProgress
+	whole := o.Bucket == "" && o.Prefix == ""
+	var known map[[16]byte]struct{} // every version ID, to tell records from versions
+	if whole {
+		known = map[[16]byte]struct{}{}
+	}
 	for _, b := range buckets {
 		err := s.eachVersion(ctx, b, o.Prefix, true, func(v index.Version) error {
 			prog.VersionsTotal++
+			if id, ok := idBytes(v.ID); ok && whole {
+				known[id] = struct{}{}
+			}
 			m, err := manifest.Decode(v.Manifest, s.pub)
 			if err != nil {
 				return nil
@@ -376,8 +384,8 @@ feed:
 	if err := cmpErr(ctx.Err(), walkErr, fnErr); err != nil {
 		return st, classify("scrub", err)
 	}
-	if o.Bucket == "" && o.Prefix == "" {
-		if err := s.scrubRecords(ctx, &st, sc.pace, fn); err != nil {
+	if whole {
+		if err := s.scrubRecords(ctx, known, &st, sc.pace, fn); err != nil {
 			return st, classify("scrub", err)
 		}
 		st.Finished = s.now().UTC()
@@ -399,11 +407,7 @@ var errStopScrub = errors.New("store: scrub stopped")
 
 // scrubRecords checks the manifest pieces of every record and reports
 // each to fn.
-func (s *Store) scrubRecords(ctx context.Context, st *ScrubStats, pace *pacer, fn func(ScrubResult) error) error {
-	known, err := s.versionIDs(ctx)
-	if err != nil {
-		return err
-	}
+func (s *Store) scrubRecords(ctx context.Context, known map[[16]byte]struct{}, st *ScrubStats, pace *pacer, fn func(ScrubResult) error) error {
 	recs, unopened, err := s.records(ctx, known, pace)
 	if err != nil {
 		return err
