@@ -266,3 +266,54 @@ func TestScrubRepairUploadParts(t *testing.T) {
 		t.Fatalf("read of the completed upload: %v, %d bytes; want the %d written", err, buf.Len(), len(parts[0])+len(parts[1]))
 	}
 }
+
+// TestScrubRepairReviewRecord covers the third kind of record: a guard
+// review decision.
+func TestScrubRepairReviewRecord(t *testing.T) {
+	ts := guardStore(t, "quarantine")
+	ctx := context.Background()
+	seedPartitions(t, ts, 8)
+	bad := putString(t, ts, "t/day03.csv", encrypted(9000))
+	if !bad.Quarantined {
+		t.Fatal("the overwrite was not quarantined")
+	}
+	if err := ts.Review(ctx, bad.ID, true, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	s := ts.Store
+	// The review's pieces: the record whose kind is review.
+	known, err := s.versionIDs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := s.records(ctx, known, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rev *record
+	for _, r := range recs {
+		if r.m.Kind == manifest.KindReview {
+			rev = r
+		}
+	}
+	if rev == nil || rev.m.Key != "t/day03.csv" {
+		t.Fatalf("no review record for t/day03.csv among %d records", len(recs))
+	}
+	be := s.backends[s.byName[rev.at[3]]]
+	if err := be.Delete(ctx, pieceName(rev.id, 3)); err != nil {
+		t.Fatal(err)
+	}
+	st, bad2 := scrubAll(t, s, true)
+	if want := []string{"damaged review t/day03.csv: piece 3 missing"}; st.RecordsDamaged != 1 || !slices.Equal(bad2, want) {
+		t.Fatalf("scrub: %d records damaged: %q; want %q", st.RecordsDamaged, bad2, want)
+	}
+	if rst := mustRepair(t, s, nil); rst.Records != 1 || rst.Pieces != 1 {
+		t.Fatalf("Repair() = %d records, %d pieces; want 1, 1", rst.Records, rst.Pieces)
+	}
+	if _, err := be.Stat(ctx, pieceName(rev.id, 3)); err != nil {
+		t.Fatalf("review piece 3 after repair: %v", err)
+	}
+	if st, bad2 := scrubAll(t, s, false); st.RecordsDamaged != 0 || len(bad2) != 0 {
+		t.Fatalf("scrub after repair: %q; want clean", bad2)
+	}
+}
