@@ -165,16 +165,18 @@ type RepairStats struct {
 // written shard from the others and writes it back to its backend, or, when
 // that backend is no longer configured, to another one the placement rules
 // allow (same region first). Every shard written is checked against its
-// root in the signed manifest before it counts (see below). Missing or damaged manifest pieces are
-// rewritten; when shards or pieces move, the version's manifest is revised
-// (re-signed under the same version ID) and so is every manifest sharing a
-// moved segment. Shards on backends that do not answer are left for later
-// (Deferred) rather than moved.
+// root in the signed manifest before it counts (see below). Missing or
+// damaged manifest pieces are rewritten; when shards or pieces move, the
+// version's manifest is revised (re-signed under the same version ID) and
+// so is every manifest sharing a moved segment. Shards on backends that do
+// not answer are left for later (Deferred) rather than moved.
 //
 // A rebuilt shard counts once the root of the bytes handed to the backend
 // (hashed as they are written) equals the root the signed manifest
-// records, the backend acknowledged the write of exactly the shard's
-// length, and a Stat afterwards finds it there with that length. With
+// records (for a shard never written, which has none, the bytes are the
+// re-encoding of authenticated, decoded data, and the revised manifest
+// records their root), the backend acknowledged the write of exactly the
+// shard's length, and a Stat afterwards finds it there with that length. With
 // o.ReadBack it is also read back whole and checked (header, every block
 // checksum, root), which costs one more read of every byte written; a
 // later scrub does the same.
