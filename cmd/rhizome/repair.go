@@ -16,8 +16,11 @@ everything, as scrub does; --queue-only skips this and takes only what
 reads, writes and scrubs queued). Then, for every damaged version, rebuild
 each missing, corrupt or never written shard from the others and write it
 back to its backend, or, when that backend is no longer configured, to
-another one the placement rules allow (same region first). Every shard
-written is read back and checked before it counts. Missing or damaged
+another one the placement rules allow (same region first). A shard
+written counts once the bytes sent hash to the root in the signed
+manifest, the backend acknowledged all of them and a Stat finds it with
+the right size; --read-back also reads it back whole and checks every
+block (one more read of everything written). Missing or damaged
 manifest pieces are rewritten. When shards or pieces move, the version's
 manifest is re-signed under the same version ID (see docs/design.md).
 
@@ -26,11 +29,20 @@ repair again when they are back, or replace the backend
 (` + "`rhizome backend replace`" + `). Interrupting repair (even kill -9) is safe; running
 it again completes the work.
 
+Only one repair (or backend replacement, or a server's background repair)
+works on a store at a time: each holds a lease in the index, renewed every
+30 s while it runs, and a second one fails at once (exit 6) naming the
+holder, its host and process, and when it started. A holder that was
+killed stops renewing: its lease lapses 2 minutes after its last renewal,
+and at once when it ran on this host and its process is gone. --force takes
+the lease over from a holder on another host that is dead (one still alive
+stops at its next renewal).
+
 Exits 4 if some damage had to be left for later, 5 if a version is
-unreadable.`
+unreadable, 6 if another repair holds the lease.`
 
 func newRepair(g *globals) *cobra.Command {
-	var full, queueOnly bool
+	var full, queueOnly, force, readBack bool
 	var rate float64
 	var parallel int
 	c := &cobra.Command{
@@ -46,7 +58,7 @@ func newRepair(g *globals) *cobra.Command {
 			if rate < 0 {
 				return usageErr("--rate %v: want MB/s, 0 for no cap", rate)
 			}
-			o := &store.RepairOptions{Scan: store.ScanQuick, Rate: int64(rate * 1e6), Parallel: parallel, RetryDeferred: true}
+			o := &store.RepairOptions{Scan: store.ScanQuick, Rate: int64(rate * 1e6), Parallel: parallel, RetryDeferred: true, Force: force, ReadBack: readBack}
 			switch {
 			case full:
 				o.Scan = store.ScanFull
@@ -115,6 +127,9 @@ func newRepair(g *globals) *cobra.Command {
 				took := st.Finished.Sub(st.Started).Round(time.Millisecond)
 				fmt.Fprintf(g.stdout, "repair: %d versions: %d repaired, %d intact, %d deferred, %d unreadable; %d shards rebuilt (%s), %d manifest pieces rewritten, %d manifests revised in %v\n",
 					st.Versions, st.Repaired, st.Intact, st.Deferred, st.Unreadable, st.Shards, humanBytes(st.Bytes), st.Pieces, st.Revised, took)
+				if st.Parts > 0 || st.Records > 0 {
+					fmt.Fprintf(g.stdout, "upload parts: %d checked, %d repaired; bucket, checkpoint and review manifests: %d repaired\n", st.Parts, st.PartsRepaired, st.Records)
+				}
 				if st.QueueLeft > 0 {
 					fmt.Fprintf(g.stdout, "%d version(s) still queued (backends that did not answer, or unreadable); run repair again later\n", st.QueueLeft)
 				}
@@ -132,6 +147,8 @@ func newRepair(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&queueOnly, "queue-only", false, "repair only what is queued; no scan")
 	c.Flags().Float64Var(&rate, "rate", 0, "with --full: read at most this many MB/s (0: no cap)")
 	c.Flags().IntVar(&parallel, "parallel", 4, "versions repaired at once")
+	c.Flags().BoolVar(&readBack, "read-back", false, "read every rebuilt shard back whole and check it before it counts")
+	c.Flags().BoolVar(&force, "force", false, "take the maintenance lease over from another repair that may still be alive (one on another host that died)")
 	return c
 }
 
@@ -143,6 +160,9 @@ func printMaintenance(w io.Writer, st store.Status) {
 			ls.Mode, ls.Finished.Format(time.RFC3339), ls.Checked, ls.Healthy, ls.Repairable, ls.Unreadable)
 	} else {
 		fmt.Fprintln(w, "last scrub: never (counts reflect writes only; run `rhizome scrub`)")
+	}
+	if st.Maintenance != nil {
+		fmt.Fprintf(w, "running: %s (lease until %s)\n", st.Maintenance, st.Maintenance.Expires.Format(time.RFC3339))
 	}
 	if st.RepairQueue > 0 {
 		fmt.Fprintf(w, "repair queue: %d version(s); run `rhizome repair`\n", st.RepairQueue)

@@ -10,7 +10,11 @@ import (
 )
 
 const scrubLong = `Check every shard and manifest piece of every version (old versions and
-delete markers included; a segment that copies share is checked once).
+delete markers included; a segment that copies share is checked once),
+the shards of every part of the multipart uploads in progress, and, when
+the whole store is scrubbed, the manifest pieces of every bucket,
+checkpoint and review manifest (found by listing the backends; they are
+read and opened even by --quick, a few hundred bytes each).
 
 Full (the default): read every shard through the codec and check its
 header, every block checksum, its root in the signed manifest, that every
@@ -20,13 +24,15 @@ and piece is present with the right size (one metadata request each, no
 data read). Both read the data from every backend, S3 included: a stored
 checksum would only say what was uploaded, not what is there now.
 
-Damaged versions are queued for repair (run ` + "`rhizome repair`" + `) and each
-version's healthy shard count is recorded, so ` + "`rhizome status`" + ` shows what
-the scrub found. --rate caps the read rate; ` + "`rhizome serve`" + ` scrubs in the
-background at scrub_rate.
+Damaged versions are queued for repair (run ` + "`rhizome repair`" + `; damaged
+upload parts and manifests other than versions are not queued: repair's
+own scan finds them) and each version's healthy shard count is recorded,
+so ` + "`rhizome status`" + ` shows what the scrub found. --rate caps the read
+rate; ` + "`rhizome serve`" + ` scrubs in the background at scrub_rate.
 
-Exits 5 if any version is unreadable, 4 if the only unreadable versions
-lack shards on backends that did not answer (an outage, not a loss).`
+Exits 5 if any version or upload part is unreadable, 4 if the only
+unreadable versions lack shards on backends that did not answer (an
+outage, not a loss).`
 
 func newScrub(g *globals) *cobra.Command {
 	var quick, noQueue bool
@@ -103,12 +109,25 @@ func newScrub(g *globals) *cobra.Command {
 					fmt.Fprintf(g.stdout, " (%d only while backends are down)", st.UnreadableDown)
 				}
 				fmt.Fprintln(g.stdout)
+				if st.Parts > 0 {
+					fmt.Fprintf(g.stdout, "%d part(s) of uploads in progress: %d damaged, %d unreadable\n", st.Parts, st.PartsDamaged, st.PartsUnreadable)
+				}
+				if st.Records > 0 || st.RecordsUnopened > 0 {
+					fmt.Fprintf(g.stdout, "%d bucket, checkpoint and review manifest(s): %d damaged", st.Records, st.RecordsDamaged)
+					if st.RecordsUnopened > 0 {
+						fmt.Fprintf(g.stdout, "; %d manifest ID(s) on the backends did not open (too few pieces, or versions the index lacks: `rhizome index rebuild`)", st.RecordsUnopened)
+					}
+					fmt.Fprintln(g.stdout)
+				}
 				if st.Queued > 0 {
 					fmt.Fprintf(g.stdout, "%d version(s) queued for repair; run `rhizome repair`\n", st.Queued)
 				}
+				if st.PartsDamaged > 0 || st.RecordsDamaged > 0 {
+					fmt.Fprintln(g.stdout, "damaged upload parts and manifests are not queued; `rhizome repair` finds and fixes them")
+				}
 			}
 			switch {
-			case st.Unreadable > st.UnreadableDown:
+			case st.Unreadable > st.UnreadableDown || st.PartsUnreadable > 0:
 				return &exitError_{code: exitCorrupt, silent: true}
 			case st.Unreadable > 0:
 				return &exitError_{code: exitUnavailable, silent: true}

@@ -62,4 +62,11 @@ type Repairs interface {
 	States(ctx context.Context, prefix string) (map[string][]byte, error)
 	// DeleteState removes name; a missing name is not an error.
 	DeleteState(ctx context.Context, name string) error
+	// UpdateState reads the value under name (found is false when it holds
+	// nothing), passes it to fn and stores what fn returns, all in one
+	// transaction, so that no other writer, in this process or another,
+	// changes name in between: a compare-and-set for leases. fn returning
+	// a nil value removes name; returning an error stores nothing and
+	// UpdateState returns that error. fn must not call the Index.
+	UpdateState(ctx context.Context, name string, fn func(value []byte, found bool) ([]byte, error)) error
 }

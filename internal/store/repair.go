@@ -62,6 +62,14 @@ type RepairOptions struct {
 	// ScanProgress and Progress report the two phases.
 	ScanProgress func(ScrubProgress)
 	Progress     func(RepairProgress)
+	// Force takes the maintenance lease over from its holder even when
+	// that holder may be alive (see Repair).
+	Force bool
+	// ReadBack reads every rebuilt shard back from its backend and checks
+	// it whole before it counts, instead of the default Stat (see Repair).
+	ReadBack bool
+
+	op string // what the lease names ("repair" when empty)
 }
 
 // RepairProgress tells how far the repair phase is.
@@ -86,9 +94,13 @@ type RebuiltShard struct {
 
 // RepairResult is what repair did for one version.
 type RepairResult struct {
+	// Kind, VersionID and Part are as in ScrubResult: Kind is empty for
+	// a version.
+	Kind      string         `json:"kind,omitempty"`
 	Bucket    string         `json:"bucket"`
 	Key       string         `json:"key"`
 	VersionID string         `json:"version_id"`
+	Part      int            `json:"part,omitempty"`
 	Outcome   string         `json:"outcome"`
 	Shards    []RebuiltShard `json:"shards,omitempty"`
 	Pieces    []int          `json:"manifest_pieces,omitempty"` // rewritten in place
@@ -100,7 +112,7 @@ type RepairResult struct {
 }
 
 func (r RepairResult) String() string {
-	s := fmt.Sprintf("%s %s/%s (version %s)", r.Outcome, r.Bucket, r.Key, r.VersionID)
+	s := fmt.Sprintf("%s %s", r.Outcome, describe(r.Kind, r.Bucket, r.Key, r.VersionID, r.Part))
 	for _, sh := range r.Shards {
 		verb := "rebuilt"
 		if sh.Adopted {
@@ -138,51 +150,114 @@ type RepairStats struct {
 	Pieces     int64       `json:"pieces_rewritten"`
 	Revised    int64       `json:"manifests_revised"`
 	CleanedUp  int64       `json:"stale_pieces_removed"`
-	QueueLeft  int64       `json:"queue_left"`
-	Started    time.Time   `json:"started"`
-	Finished   time.Time   `json:"finished"`
+	// Parts of uploads in progress the scan checked, and those repaired.
+	Parts         int64 `json:"parts"`
+	PartsRepaired int64 `json:"parts_repaired"`
+	// Records (bucket, checkpoint, review manifests) with pieces rewritten.
+	Records   int64     `json:"records_repaired"`
+	QueueLeft int64     `json:"queue_left"`
+	Started   time.Time `json:"started"`
+	Finished  time.Time `json:"finished"`
 }
 
 // Repair restores full protection: it finds damage (see RepairOptions.Scan),
 // then for every queued version rebuilds each missing, corrupt or never
 // written shard from the others and writes it back to its backend, or, when
 // that backend is no longer configured, to another one the placement rules
-// allow (same region first). Every shard written is read back and checked
-// against its root before it counts. Missing or damaged manifest pieces are
-// rewritten; when shards or pieces move, the version's manifest is revised
-// (re-signed under the same version ID) and so is every manifest sharing a
-// moved segment. Shards on backends that do not answer are left for later
-// (Deferred) rather than moved.
+// allow (same region first). Every shard written is checked against its
+// root in the signed manifest before it counts (see below). Missing or
+// damaged manifest pieces are rewritten; when shards or pieces move, the
+// version's manifest is revised (re-signed under the same version ID) and
+// so is every manifest sharing a moved segment. Shards on backends that do
+// not answer are left for later (Deferred) rather than moved.
+//
+// A rebuilt shard counts once the root of the bytes handed to the backend
+// (hashed as they are written) equals the root the signed manifest
+// records (for a shard never written, which has none, the bytes are the
+// re-encoding of authenticated, decoded data, and the revised manifest
+// records their root), the backend acknowledged the write of exactly the
+// shard's length, and a Stat afterwards finds it there with that length. With
+// o.ReadBack it is also read back whole and checked (header, every block
+// checksum, root), which costs one more read of every byte written; a
+// later scrub does the same.
 //
 // fn, when set, is called with each version's result; its error stops
 // the repair. Repair is safe to interrupt at any point (even kill -9): a
 // later Repair completes the work.
+//
+// Only one Repair or ReplaceBackend works on a store at a time, whatever
+// process runs it: each holds the maintenance lease in the index (see
+// MaintenanceLease) and renews it while it runs. While another holds it,
+// Repair fails at once with an ErrConflict error wrapping ErrLeaseHeld that
+// names the holder. A lease that has lapsed (its holder stopped renewing
+// it, e.g. was killed) or whose holder ran on this host and is gone is
+// taken over; o.Force takes over any lease. A repair whose lease is taken
+// over stops with ErrLeaseLost.
 func (s *Store) Repair(ctx context.Context, o *RepairOptions, fn func(RepairResult) error) (RepairStats, error) {
 	if o == nil {
 		o = &RepairOptions{}
 	}
+	lctx, release, err := s.acquireLease(ctx, cmp.Or(o.op, "repair"), o.Force)
+	if err != nil {
+		return RepairStats{Started: s.now().UTC(), Finished: s.now().UTC()}, err
+	}
+	defer release()
+	st, err := s.repair(lctx, o, fn)
+	return st, leaseErr(lctx, err)
+}
+
+func (s *Store) repair(ctx context.Context, o *RepairOptions, fn func(RepairResult) error) (RepairStats, error) {
 	st := RepairStats{Started: s.now().UTC()}
 	cleaned, err := s.cleanupRevisions(ctx)
 	st.CleanedUp += cleaned
 	if err != nil {
 		return st, err
 	}
+	run := s.newRepairRun(nil)
+	run.readBack = o.ReadBack
 	if o.Scan != ScanNone {
+		// Parts and records are not queued: the scan's findings on them
+		// are repaired here.
+		partHints := map[string][]ShardIssue{}
+		records := false
 		sst, err := s.Scrub(ctx, ScrubOptions{Bucket: o.Bucket, Prefix: o.Prefix, Quick: o.Scan == ScanQuick,
-			Rate: o.Rate, Parallel: o.Parallel, Progress: o.ScanProgress}, nil)
-		st.Scan = &sst
+			Rate: o.Rate, Parallel: o.Parallel, Progress: o.ScanProgress}, func(r ScrubResult) error {
+			if r.Kind == "" {
+				run.noteScan(r)
+			}
+			switch {
+			case r.Kind == KindPart && len(r.Shards) > 0:
+				partHints[partKey(r.VersionID, r.Part)] = r.Shards
+			case r.Kind != "" && r.Kind != KindPart && r.Health != Healthy:
+				records = true
+			}
+			return nil
+		})
+		st.Scan, st.Parts = &sst, sst.Parts
 		if err != nil {
 			return st, err
 		}
-		if o.Bucket == "" && o.Prefix == "" {
-			n, err := s.repairBucketManifests(ctx)
+		if err := run.repairParts(ctx, o.Bucket, o.Prefix, partHints, &st, fn); err != nil {
+			return st, err
+		}
+		if records {
+			n, err := s.repairRecords(ctx, func(r RepairResult) error {
+				if r.Outcome == Repaired {
+					st.Records++
+				} else {
+					st.Deferred++
+				}
+				if fn != nil {
+					return fn(r)
+				}
+				return nil
+			})
 			st.Pieces += n
 			if err != nil {
 				return st, err
 			}
 		}
 	}
-	run := s.newRepairRun(nil)
 	err = run.drain(ctx, o, &st, fn)
 	st.Finished = s.now().UTC()
 	if n, qerr := s.idx.RepairQueueLen(context.WithoutCancel(ctx)); qerr == nil {
@@ -369,6 +444,12 @@ type repairRun struct {
 	// walkAll: every version will be visited (ReplaceBackend), so versions
 	// sharing a moved segment need not be queued.
 	walkAll bool
+	// readBack: confirm shards written by reading them back whole.
+	readBack bool
+	// scanned holds, for each damaged segment the scan of this run
+	// checked, what it found wrong, so that repairing it does not stat
+	// every shard again.
+	scanned map[string][]ShardIssue
 
 	mu   sync.Mutex
 	segs map[string]*segOutcome
@@ -394,6 +475,39 @@ func (run *repairRun) markDown(name string) {
 	run.mu.Lock()
 	run.down[name] = true
 	run.mu.Unlock()
+}
+
+// noteScan records the damaged segments a scan result names. The scan
+// checked every shard of them, so the shards it does not name were
+// present with the right size (and, in a full scan, intact).
+func (run *repairRun) noteScan(r ScrubResult) {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	if run.scanned == nil {
+		run.scanned = map[string][]ShardIssue{}
+	}
+	for _, is := range r.Shards {
+		run.scanned[is.Segment] = append(run.scanned[is.Segment], is)
+	}
+}
+
+// foundShards returns what is wrong with seg's shards: what this run's
+// scan found, or else what a stat of every shard finds now.
+func (run *repairRun) foundShards(ctx context.Context, seg manifest.Segment) []*ShardIssue {
+	run.mu.Lock()
+	issues, ok := run.scanned[seg.ID]
+	delete(run.scanned, seg.ID) // a later pass stats afresh
+	run.mu.Unlock()
+	if !ok {
+		return run.s.statShards(ctx, seg)
+	}
+	found := make([]*ShardIssue, seg.K+seg.M)
+	for _, is := range issues {
+		if is.Index >= 0 && is.Index < len(found) && found[is.Index] == nil {
+			found[is.Index] = &is
+		}
+	}
+	return found
 }
 
 // usable reports whether name may receive shards or pieces in this run.
@@ -528,7 +642,7 @@ func (run *repairRun) repairSegment(ctx context.Context, seg manifest.Segment, h
 	s := run.s
 	n := seg.K + seg.M
 	out := &segOutcome{seg: cloneSegment(seg)}
-	found := s.statShards(ctx, seg)
+	found := run.foundShards(ctx, seg)
 	for _, h := range hints {
 		if h.Segment == seg.ID && h.Index >= 0 && h.Index < n && found[h.Index] == nil && h.Issue == IssueCorrupt {
 			found[h.Index] = &ShardIssue{Segment: seg.ID, Index: h.Index, Backend: seg.Backends[h.Index], Issue: IssueCorrupt, Err: h.Err}
@@ -638,7 +752,7 @@ func (run *repairRun) repairSegment(ctx context.Context, seg manifest.Segment, h
 
 	// Fast path: Reed-Solomon alone, when every target's root is known to
 	// check the result against.
-	if fast := s.rebuildFast(ctx, seg, targets, skip); fast.tried {
+	if fast := s.rebuildFast(ctx, seg, targets, skip, run.written); fast.tried {
 		for i, bi := range targets {
 			switch {
 			case fast.ok[i]:
@@ -673,7 +787,7 @@ func (run *repairRun) repairSegment(ctx context.Context, seg manifest.Segment, h
 				if len(seg.Roots[i]) == 32 && [32]byte(seg.Roots[i]) != roots[i] {
 					perr = fmt.Errorf("rebuilt shard %d hashes to another root than the manifest records", i)
 				} else {
-					perr = s.checkShardAt(ctx, bi, seg, i, roots[i])
+					perr = run.written(ctx, bi, seg, i, roots[i])
 				}
 			}
 			if err != nil && perr == nil {
@@ -858,7 +972,7 @@ var noFastRebuild = false
 // fastRebuild is what rebuildFast did.
 type fastRebuild struct {
 	tried     bool
-	ok        map[int]bool // targets written, read back and checked
+	ok        map[int]bool // targets written and confirmed (repairRun.written)
 	putErrs   []error      // targets whose backend refused the write
 	badSource int          // a source that does not hash to its root, or -1
 }
@@ -866,10 +980,11 @@ type fastRebuild struct {
 // rebuildFast rebuilds the targets with Reed-Solomon alone (codec.Rebuild),
 // from the first k shards skip does not mark, when the manifest records the
 // root of every target and source: a target counts only if its root and
-// those of all sources match the manifest and it reads back whole. When a
+// those of all sources match the manifest and written confirms it. When a
 // source does not match, the targets written from it are wrong; the
 // caller rebuilds them again from a decode, which overwrites them.
-func (s *Store) rebuildFast(ctx context.Context, seg manifest.Segment, targets map[int]int, skip []bool) fastRebuild {
+func (s *Store) rebuildFast(ctx context.Context, seg manifest.Segment, targets map[int]int, skip []bool,
+	written func(ctx context.Context, bi int, seg manifest.Segment, i int, root [32]byte) error) fastRebuild {
 	res := fastRebuild{badSource: -1}
 	if noFastRebuild {
 		return res
@@ -934,7 +1049,7 @@ func (s *Store) rebuildFast(ctx context.Context, seg manifest.Segment, targets m
 	}
 	for _, t := range tlist {
 		if res.putErrs[t] == nil && roots[t] == [32]byte(seg.Roots[t]) &&
-			s.checkShardAt(ctx, targets[t], seg, t, roots[t]) == nil {
+			written(ctx, targets[t], seg, t, roots[t]) == nil {
 			res.ok[t] = true
 		}
 	}
@@ -943,6 +1058,25 @@ func (s *Store) rebuildFast(ctx context.Context, seg manifest.Segment, targets m
 
 // errSources marks a rebuild that could not decode the surviving shards.
 var errSources = errors.New("decoding the surviving shards")
+
+// written confirms that shard i of seg, which this run just wrote to
+// backend bi and whose bytes hashed to root as they were written, is
+// stored: with readBack by reading it back whole (checkShardAt), otherwise
+// by a Stat that finds it with the right length.
+func (run *repairRun) written(ctx context.Context, bi int, seg manifest.Segment, i int, root [32]byte) error {
+	if run.readBack {
+		return run.s.checkShardAt(ctx, bi, seg, i, root)
+	}
+	want := codec.Params{K: seg.K, M: seg.M, BlockSize: seg.BlockSize}.ShardFileSize(seg.Size)
+	in, err := run.s.backends[bi].Stat(ctx, shardName(seg.ID, i))
+	if err != nil {
+		return err
+	}
+	if in.Size != want {
+		return fmt.Errorf("shard %d written, but the backend holds %d bytes of it, want %d", i, in.Size, want)
+	}
+	return nil
+}
 
 // checkShardAt reads shard i of seg back from backend bi and checks it
 // whole: header, every block checksum, length and root.

@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,13 +22,18 @@ import (
 
 // Repair rate for a lost backend: one backend of six loses everything and
 // Repair (quick scan, then rebuild) writes every shard and manifest piece
-// back. Reported: GB/s of shards rebuilt (wall time of the whole repair)
-// and the CPU seconds this process spent per GiB rebuilt (getrusage, user
-// plus system; MinIO servers are other processes and not counted).
+// back. Reported: GB/s of shards rebuilt (wall time of the whole repair),
+// the CPU seconds this process spent per GiB rebuilt (getrusage, user
+// plus system; MinIO servers are other processes and not counted) and
+// cpu-util, this process's CPU seconds per wall second of the repair: near
+// the number of cores, Rhizome's CPU is the limit; well below, the
+// backends are.
 //
 //	RHIZOME_BENCH_DIR=/dev/shm go test -run x -bench RepairLostBackend -benchtime 3x ./internal/store
 //
-// RHIZOME_BENCH_MIB sets the logical data stored first (default 512).
+// RHIZOME_BENCH_MIB sets the logical data stored first (default 512);
+// RHIZOME_BENCH_REPAIR_PROFILE=file writes a CPU profile of the repairs
+// alone (run one sub-benchmark with it).
 
 func benchData(b *testing.B, s *Store) {
 	b.Helper()
@@ -57,31 +65,45 @@ func cpuTime() (user, sys time.Duration) {
 
 // benchmarkRepairLost stores the data, then measures repairs with the
 // Reed-Solomon-only rebuild ("rs", the default) and with decoding and
-// encoding again ("decode", the fallback).
+// encoding again ("decode", the fallback), each confirming written shards
+// with a Stat (the default) or by reading them back whole ("-readback").
 func benchmarkRepairLost(b *testing.B, s *Store, lose func()) {
 	benchData(b, s)
-	for _, path := range []string{"rs", "decode"} {
+	for _, path := range []string{"rs", "rs-readback", "decode", "decode-readback"} {
 		b.Run(path, func(b *testing.B) {
-			noFastRebuild = path == "decode"
+			noFastRebuild = strings.HasPrefix(path, "decode")
 			defer func() { noFastRebuild = false }()
-			benchmarkRepairOnce(b, s, lose)
+			benchmarkRepairOnce(b, s, lose, &RepairOptions{ReadBack: strings.HasSuffix(path, "-readback")})
 		})
 	}
 }
 
-func benchmarkRepairOnce(b *testing.B, s *Store, lose func()) {
+func benchmarkRepairOnce(b *testing.B, s *Store, lose func(), o *RepairOptions) {
 	ctx := context.Background()
 	var rebuilt int64
 	var wall, scan, user, sys time.Duration
 	b.ReportAllocs()
+	if path := os.Getenv("RHIZOME_BENCH_REPAIR_PROFILE"); path != "" {
+		// The CPU profile of the repairs alone, without storing the data.
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
 		lose()
+		runtime.GC() // not the garbage of what ran before
 		b.StartTimer()
 		u0, s0 := cpuTime()
 		t0 := time.Now()
-		st, err := s.Repair(ctx, nil, nil)
+		st, err := s.Repair(ctx, o, nil)
 		wall += time.Since(t0)
 		u1, s1 := cpuTime()
 		user, sys = user+u1-u0, sys+s1-s0
@@ -98,6 +120,7 @@ func benchmarkRepairOnce(b *testing.B, s *Store, lose func()) {
 	b.ReportMetric((user+sys).Seconds()/gib, "cpu-s/GiB")
 	b.ReportMetric(user.Seconds()/gib, "user-s/GiB")
 	b.ReportMetric(sys.Seconds()/gib, "sys-s/GiB")
+	b.ReportMetric((user+sys).Seconds()/wall.Seconds(), "cpu-util")
 }
 
 func BenchmarkRepairLostBackendFS(b *testing.B) {

@@ -623,11 +623,18 @@ func TestReplaceBackendResumes(t *testing.T) {
 		}
 		return nil
 	})
-	// Nothing was read from OLD, and the store no longer needs it.
+	// Nothing was read from OLD, and the store no longer needs it: not
+	// for the versions, nor for the bucket manifest.
+	if second.Records != 1 {
+		t.Fatalf("replace copied %d record pieces; want the bucket manifest's piece", second.Records)
+	}
 	s3 := f.open([]string{old}, nb)
 	f.checkAll(s3, false)
 	f.checkPlacement(s3)
 	f.checkRebuild(s3)
+	if st, bad := scrubAll(t, s3, false); st.Records != 1 || st.RecordsDamaged != 0 || len(bad) != 0 {
+		t.Fatalf("scrub without %s: %d records, %d damaged: %q; want the bucket manifest whole", old, st.Records, st.RecordsDamaged, bad)
+	}
 }
 
 // pieceFault fails puts of manifest pieces with an index at or above from

@@ -19,6 +19,15 @@ type ReplaceOptions struct {
 	Parallel int
 	// Progress is called as versions complete.
 	Progress func(ReplaceProgress)
+	// Force takes the maintenance lease over from its holder even when
+	// that holder may be alive (see Repair).
+	Force bool
+	// ReadBack reads every moved shard back whole before it counts (see
+	// RepairOptions.ReadBack).
+	ReadBack bool
+	// Restart forgets an unfinished replacement of the same backend (by
+	// any backend) and starts over; it is done under the lease.
+	Restart bool
 }
 
 // ReplaceProgress tells how far a replacement is.
@@ -32,13 +41,16 @@ type ReplaceProgress struct {
 type ReplaceStats struct {
 	Old, New string
 	// Resumed is true when an interrupted replacement was continued.
-	Resumed    bool            `json:"resumed"`
-	Versions   int64           `json:"versions"` // versions that referenced Old
-	Shards     int64           `json:"shards_moved"`
-	Adopted    int64           `json:"shards_adopted"`
-	Pieces     int64           `json:"manifests_revised"`
-	Bytes      int64           `json:"bytes_written"`
-	Elsewhere  int64           `json:"shards_elsewhere"` // moved to another backend than New (placement rules)
+	Resumed   bool  `json:"resumed"`
+	Versions  int64 `json:"versions"` // versions that referenced Old
+	Shards    int64 `json:"shards_moved"`
+	Adopted   int64 `json:"shards_adopted"`
+	Pieces    int64 `json:"manifests_revised"`
+	Bytes     int64 `json:"bytes_written"`
+	Elsewhere int64 `json:"shards_elsewhere"` // moved to another backend than New (placement rules)
+	// Records counts pieces of bucket, checkpoint and review manifests
+	// copied off Old.
+	Records    int64           `json:"record_pieces_moved"`
 	Failed     []RepairResult  `json:"failed,omitempty"`
 	Started    time.Time       `json:"started"`
 	Finished   time.Time       `json:"finished"`
@@ -78,7 +90,8 @@ var ErrReplaceConflict = errors.New("another replacement of this backend is in p
 // taking one would break the region cap, the shard goes to another
 // backend the placement rules allow, old's region first. Every moved
 // version's manifest is revised. Progress is recorded in the index after
-// each version; run it again after a crash to continue.
+// each version; run it again after a crash to continue. It holds the
+// maintenance lease while it runs, as Repair does.
 func (s *Store) ReplaceBackend(ctx context.Context, old, new string, o *ReplaceOptions) (ReplaceStats, error) {
 	op := "replace backend " + old
 	if o == nil {
@@ -91,6 +104,21 @@ func (s *Store) ReplaceBackend(ctx context.Context, old, new string, o *ReplaceO
 	if old == new {
 		return st, errorf(ErrInvalid, op, nil, "old and new backend are the same")
 	}
+	lctx, release, err := s.acquireLease(ctx, op+" by "+new, o.Force)
+	if err != nil {
+		return st, err
+	}
+	defer release()
+	if o.Restart {
+		if err := s.AbandonReplace(lctx, old); err != nil {
+			return st, err
+		}
+	}
+	st, err = s.replaceBackend(lctx, op, old, new, o, st)
+	return st, leaseErr(lctx, err)
+}
+
+func (s *Store) replaceBackend(ctx context.Context, op, old, new string, o *ReplaceOptions, st ReplaceStats) (ReplaceStats, error) {
 	_, st.StillInUse = s.byName[old]
 	var rs replaceState
 	b, err := s.idx.State(ctx, replacePrefix+old)
@@ -128,6 +156,7 @@ func (s *Store) ReplaceBackend(ctx context.Context, old, new string, o *ReplaceO
 	prog.VersionsTotal = rs.Total
 	run := s.newRepairRun(map[string]string{old: new})
 	run.walkAll = true
+	run.readBack = o.ReadBack
 
 	var mu sync.Mutex
 	var failed []versionRef
@@ -277,6 +306,11 @@ walk:
 		return st, classify(op, err)
 	}
 	if len(failed) == 0 {
+		n, err := s.moveRecords(ctx, old, new)
+		st.Records = n
+		if err != nil {
+			return st, errorf(ErrUnavailable, op, err, "every version moved, but not every bucket, checkpoint or review manifest piece; run the same command again")
+		}
 		if err := s.idx.DeleteState(context.WithoutCancel(ctx), replacePrefix+old); err != nil {
 			return st, classify(op, err)
 		}

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rhizome-data/rhizome/internal/backend"
 	"github.com/rhizome-data/rhizome/internal/index"
 	"github.com/rhizome-data/rhizome/internal/keys"
 	"github.com/rhizome-data/rhizome/internal/manifest"
@@ -363,94 +362,4 @@ func (s *Store) cleanupRevision(ctx context.Context, id string) int64 {
 		}
 	}
 	return n
-}
-
-// repairBucketManifests rewrites missing pieces of bucket manifests (the
-// signed records of bucket creation and deletion, which the index does not
-// keep). It lists the manifest pieces on every backend, opens those of IDs
-// that are not versions in the index, and regenerates, in place, the
-// pieces a bucket manifest's placement lacks. Pieces of other unknown IDs
-// (versions the index has not seen) are left to `rhizome index rebuild`.
-func (s *Store) repairBucketManifests(ctx context.Context) (int64, error) {
-	known := map[string]bool{}
-	buckets, err := s.bucketNames(ctx, "")
-	if err != nil {
-		return 0, err
-	}
-	for _, b := range buckets {
-		err := s.eachVersion(ctx, b, "", true, func(v index.Version) error {
-			known[v.ID] = true
-			return nil
-		})
-		if err != nil {
-			return 0, err
-		}
-	}
-	type loc struct{ backend, piece int }
-	found := map[string][]loc{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for bi, b := range s.backends {
-		wg.Go(func() {
-			// A backend that cannot list is simply not a source here.
-			_ = b.List(ctx, "m/", func(in backend.Info) error {
-				kind, id, i, ok := parseBlobName(in.Name)
-				if ok && kind == "m" && !known[id] {
-					mu.Lock()
-					found[id] = append(found[id], loc{bi, i})
-					mu.Unlock()
-				}
-				return nil
-			})
-		})
-	}
-	wg.Wait()
-	var n int64
-	for id, locs := range found {
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
-		raw := make([][]byte, 256)
-		for _, l := range locs {
-			if b, err := readAll(ctx, s.backends[l.backend], pieceName(id, l.piece)); err == nil {
-				raw[l.piece] = b
-			}
-		}
-		res, err := manifest.Open(raw, s.master, s.pub)
-		if err != nil || res.Manifest.ID != id || res.Manifest.Kind != manifest.KindBucket {
-			continue
-		}
-		m := res.Manifest
-		bad := map[int]bool{}
-		for _, i := range s.badPieces(raw, res.Envelope) {
-			bad[i] = true
-		}
-		var good []int
-		for i, b := range raw {
-			if b != nil && !bad[i] {
-				good = append(good, i)
-			}
-		}
-		for i, name := range m.Placement {
-			bi, ok := s.byName[name]
-			if name == "" || !ok || (raw[i] != nil && !bad[i]) {
-				continue
-			}
-			if raw[i] == nil {
-				if _, err := s.backends[bi].Stat(ctx, pieceName(id, i)); !errors.Is(err, backend.ErrNotFound) {
-					continue // there, or the backend did not answer
-				}
-			}
-			p, err := regeneratePiece(raw, good, i, s.master, s.pub)
-			if err == nil {
-				err = s.backends[bi].Put(ctx, pieceName(id, i), bytes.NewReader(p), int64(len(p)))
-			}
-			if err != nil {
-				s.log.Warn("bucket manifest piece not rewritten", "bucket", m.Bucket, "version", id, "piece", i, "err", err)
-				continue
-			}
-			n++
-		}
-	}
-	return n, nil
 }

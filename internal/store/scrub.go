@@ -61,11 +61,20 @@ func (i ShardIssue) String() string {
 // or later (unavailable shards are expected back by themselves).
 func (i ShardIssue) repairable() bool { return i.Issue != IssueUnavailable }
 
-// ScrubResult is what a scrub found for one version.
+// ScrubResult is what a scrub found for one version, or for one record or
+// upload part (see Kind).
 type ScrubResult struct {
+	// Kind is empty for a version. For a part of a multipart upload in
+	// progress it is KindPart: VersionID is the upload ID and Part its
+	// number. For a record (a signed manifest that is no version: "bucket",
+	// "checkpoint" or "review") it is the manifest's kind, VersionID its ID
+	// and, for a checkpoint, Key the checkpoint's name; records have no
+	// shards, only manifest pieces.
+	Kind      string `json:"kind,omitempty"`
 	Bucket    string `json:"bucket"`
 	Key       string `json:"key"`
 	VersionID string `json:"version_id"`
+	Part      int    `json:"part,omitempty"`
 	Size      int64  `json:"size"`
 	// Health is Healthy, Damaged (readable; repair can restore it) or
 	// Unreadable.
@@ -84,7 +93,7 @@ type ScrubResult struct {
 }
 
 func (r ScrubResult) String() string {
-	s := fmt.Sprintf("%s %s/%s (version %s)", r.Health, r.Bucket, r.Key, r.VersionID)
+	s := fmt.Sprintf("%s %s", r.Health, describe(r.Kind, r.Bucket, r.Key, r.VersionID, r.Part))
 	for _, p := range r.Shards {
 		s += "; " + p.String()
 	}
@@ -141,6 +150,34 @@ type ScrubStats struct {
 	Shards         int64 `json:"shards"`   // shards checked
 	BytesRead      int64 `json:"bytes_read"`
 	Queued         int64 `json:"queued"` // versions put on the repair queue
+	// Parts of multipart uploads in progress checked, found damaged and
+	// found unreadable. They are not queued: repair's scan finds them.
+	Parts           int64 `json:"parts"`
+	PartsDamaged    int64 `json:"parts_damaged"`
+	PartsUnreadable int64 `json:"parts_unreadable"`
+	// Records (bucket, checkpoint and review manifests) checked and found
+	// damaged, on a scrub of the whole store; RecordsUnopened counts IDs
+	// whose manifest pieces did not open (too few readable, or a version
+	// the index does not know: see `rhizome index rebuild`).
+	Records         int64 `json:"records"`
+	RecordsDamaged  int64 `json:"records_damaged"`
+	RecordsUnopened int64 `json:"records_unopened"`
+}
+
+// describe names a version, record or upload part in messages.
+func describe(kind, bucket, key, id string, part int) string {
+	switch kind {
+	case "":
+		return fmt.Sprintf("%s/%s (version %s)", bucket, key, id)
+	case KindPart:
+		return fmt.Sprintf("part %d of upload %s to %s/%s", part, id, bucket, key)
+	case manifest.KindBucket:
+		return fmt.Sprintf("bucket manifest of %s (%s)", bucket, id)
+	case manifest.KindCheckpoint:
+		return fmt.Sprintf("checkpoint manifest %s of %s (%s)", key, bucket, id)
+	default:
+		return fmt.Sprintf("%s manifest of %s/%s (%s)", kind, bucket, key, id)
+	}
 }
 
 // scrubStateName is where the summary of the last whole-store scrub is kept.
@@ -148,7 +185,10 @@ const scrubStateName = "scrub/last"
 
 // Scrub checks every shard and manifest piece of every version (all
 // versions, delete markers' pieces included; a segment that copies share
-// is checked once) and calls fn with each version's result; fn's error
+// is checked once), the shards of every part of the multipart uploads in
+// progress and, on a scrub of the whole store, the manifest pieces of
+// every record (bucket, checkpoint and review manifests, which it finds
+// by listing the backends), and calls fn with each result; fn's error
 // stops it. Versions found damaged are queued for repair, and each
 // version's healthy shard count is recorded in the index, so Status
 // reflects what the scrub saw.
@@ -169,9 +209,17 @@ func (s *Store) Scrub(ctx context.Context, o ScrubOptions, fn func(ScrubResult) 
 	// than one version shares (those results are kept for reuse).
 	refs := map[string]int32{}
 	var prog ScrubProgress
+	whole := o.Bucket == "" && o.Prefix == ""
+	var known map[[16]byte]struct{} // every version ID, to tell records from versions
+	if whole {
+		known = map[[16]byte]struct{}{}
+	}
 	for _, b := range buckets {
 		err := s.eachVersion(ctx, b, o.Prefix, true, func(v index.Version) error {
 			prog.VersionsTotal++
+			if id, ok := idBytes(v.ID); ok && whole {
+				known[id] = struct{}{}
+			}
 			m, err := manifest.Decode(v.Manifest, s.pub)
 			if err != nil {
 				return nil
@@ -183,6 +231,15 @@ func (s *Store) Scrub(ctx context.Context, o ScrubOptions, fn func(ScrubResult) 
 					prog.BytesTotal += int64(seg.Written()) * p.ShardFileSize(seg.Size)
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return st, err
+		}
+		err = s.eachPart(ctx, b, o.Prefix, func(p partRef) error {
+			prog.VersionsTotal++
+			cp := codec.Params{K: p.seg.K, M: p.seg.M, BlockSize: p.seg.BlockSize}
+			prog.BytesTotal += int64(p.seg.Written()) * cp.ShardFileSize(p.seg.Size)
 			return nil
 		})
 		if err != nil {
@@ -204,6 +261,7 @@ func (s *Store) Scrub(ctx context.Context, o ScrubOptions, fn func(ScrubResult) 
 	}
 	type job struct {
 		v   index.Version
+		p   *partRef
 		res ScrubResult
 	}
 	jobs := make(chan *job)
@@ -212,7 +270,11 @@ func (s *Store) Scrub(ctx context.Context, o ScrubOptions, fn func(ScrubResult) 
 	for range par {
 		wg.Go(func() {
 			for j := range jobs {
-				j.res = sc.version(ctx, j.v)
+				if j.p != nil {
+					j.res = sc.part(ctx, *j.p)
+				} else {
+					j.res = sc.version(ctx, j.v)
+				}
 				done <- j
 			}
 		})
@@ -224,6 +286,24 @@ func (s *Store) Scrub(ctx context.Context, o ScrubOptions, fn func(ScrubResult) 
 		for j := range done {
 			r := j.res
 			if ctx.Err() != nil {
+				continue
+			}
+			if r.Kind == KindPart {
+				st.Parts++
+				switch r.Health {
+				case Damaged:
+					st.PartsDamaged++
+				case Unreadable:
+					st.PartsUnreadable++
+				}
+				if fnErr == nil && fn != nil {
+					fnErr = fn(r)
+				}
+				if o.Progress != nil {
+					prog.Versions++
+					prog.Bytes = sc.bytesChecked()
+					o.Progress(prog)
+				}
 				continue
 			}
 			st.Checked++
@@ -277,6 +357,20 @@ feed:
 		if walkErr != nil {
 			break feed
 		}
+		walkErr = s.eachPart(ctx, b, o.Prefix, func(p partRef) error {
+			if fnErr != nil {
+				return errStopScrub
+			}
+			select {
+			case jobs <- &job{p: &p}:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if walkErr != nil {
+			break feed
+		}
 	}
 	close(jobs)
 	wg.Wait()
@@ -289,6 +383,13 @@ feed:
 	}
 	if err := cmpErr(ctx.Err(), walkErr, fnErr); err != nil {
 		return st, classify("scrub", err)
+	}
+	if whole {
+		if err := s.scrubRecords(ctx, known, &st, sc.pace, fn); err != nil {
+			return st, classify("scrub", err)
+		}
+		st.Finished = s.now().UTC()
+		st.BytesRead = sc.pace.total()
 	}
 	if o.Bucket == "" && o.Prefix == "" {
 		if b, err := json.Marshal(st); err == nil {
@@ -303,6 +404,29 @@ feed:
 }
 
 var errStopScrub = errors.New("store: scrub stopped")
+
+// scrubRecords checks the manifest pieces of every record and reports
+// each to fn.
+func (s *Store) scrubRecords(ctx context.Context, known map[[16]byte]struct{}, st *ScrubStats, pace *pacer, fn func(ScrubResult) error) error {
+	recs, unopened, err := s.records(ctx, known, pace)
+	if err != nil {
+		return err
+	}
+	st.RecordsUnopened = int64(unopened)
+	for _, rec := range recs {
+		r := rec.result()
+		st.Records++
+		if r.Health != Healthy {
+			st.RecordsDamaged++
+		}
+		if fn != nil {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // cmpErr returns the first non-nil error.
 func cmpErr(errs ...error) error {
@@ -859,7 +983,12 @@ func (s *Store) ScrubLoop(ctx context.Context, rate int64, every time.Duration) 
 			}
 			nextScrub = s.now().Add(every)
 		}
-		if _, err := s.Repair(ctx, &RepairOptions{Scan: ScanNone}, nil); err != nil && ctx.Err() == nil {
+		_, err := s.Repair(ctx, &RepairOptions{Scan: ScanNone, op: "background repair"}, nil)
+		switch {
+		case err == nil, ctx.Err() != nil:
+		case errors.Is(err, ErrLeaseHeld):
+			log.Info("background repair skipped: another repair is running", "err", err)
+		default:
 			log.Warn("repair failed", "err", err)
 		}
 		select {
@@ -877,6 +1006,9 @@ func (s *Store) maintenanceStatus(ctx context.Context, st *Status) error {
 		return classify("status", err)
 	}
 	st.RepairQueue = n
+	if st.Maintenance, err = s.MaintenanceLease(ctx); err != nil {
+		return err
+	}
 	st.LastScrub, err = s.LastScrub(ctx)
 	return err
 }

@@ -50,6 +50,9 @@ type Status struct {
 	Unreadable  int64
 	RepairQueue int64       // versions waiting for repair
 	LastScrub   *ScrubStats `json:",omitempty"` // the last whole-store scrub
+	// Maintenance names the repair or backend replacement running now
+	// (the holder of the maintenance lease), if any.
+	Maintenance *Lease `json:",omitempty"`
 }
 
 // Status lists every backend (reachable, shards, bytes) and the index's

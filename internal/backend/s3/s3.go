@@ -27,6 +27,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -119,7 +120,14 @@ type Backend struct {
 	maxSinglePut int64
 	maxParts     int64
 	parts        sync.Pool // *[]byte of partSize
+	// bucketSeen is when a HEAD of the bucket last succeeded (unix
+	// nanoseconds), so that a burst of 404s on missing blobs (a lost
+	// disk being repaired) does not ask again for each.
+	bucketSeen atomic.Int64
 }
+
+// bucketFresh is how long a successful HEAD of the bucket answers for.
+const bucketFresh = 2 * time.Second
 
 // New returns a Backend for cfg. It makes no request: a service that is
 // down now is reported by the calls that need it (see Check).
@@ -264,8 +272,19 @@ func newHTTPClient(cfg Config) (*http.Client, error) {
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
+		// The defaults (4 KiB) cut every shard upload into 4 KiB writes,
+		// each a system call and a deadline update (progressConn).
+		WriteBufferSize: connWriteBuffer,
+		ReadBufferSize:  connReadBuffer,
 	}}, nil
 }
+
+// Buffer sizes of each connection to the service (variables so that the
+// benchmark can compare them).
+var (
+	connWriteBuffer = 128 << 10
+	connReadBuffer  = 64 << 10
+)
 
 // progressConn fails a read or write that makes no progress for timeout.
 // Any progress in either direction extends the read deadline, so waiting
@@ -562,11 +581,15 @@ func (b *Backend) Stat(ctx context.Context, name string) (backend.Info, error) {
 
 // missingBucket classifies a 404 from a HEAD request.
 func (b *Backend) missingBucket(ctx context.Context, op, name string, err error) error {
+	if time.Since(time.Unix(0, b.bucketSeen.Load())) < bucketFresh {
+		return b.fail(ctx, op, name, err)
+	}
 	opCtx, cancel := b.withTimeout(ctx)
 	defer cancel()
 	_, berr := b.client.HeadBucket(opCtx, &s3.HeadBucketInput{Bucket: &b.bucket})
 	switch {
 	case berr == nil:
+		b.bucketSeen.Store(time.Now().UnixNano())
 		return b.fail(ctx, op, name, err)
 	case status(berr) == http.StatusNotFound:
 		return b.fail(ctx, op, name, noSuchBucket(berr))

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) index.Index) {
 		{"MassChanges", testMassChanges},
 		{"MassChangesConcurrent", testMassChangesConcurrent},
 		{"Repairs", testRepairs},
+		{"UpdateState", testUpdateState},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -174,5 +176,93 @@ func testRepairs(t *testing.T, open func(t *testing.T) index.Index) {
 	}
 	if _, err := ix.State(ctx, "replace/a"); !errors.Is(err, index.ErrNoSuchState) {
 		t.Fatalf("State after DeleteState = %v; want ErrNoSuchState", err)
+	}
+}
+
+// testUpdateState checks the compare-and-set that leases are built on.
+func testUpdateState(t *testing.T, open func(t *testing.T) index.Index) {
+	ix := open(t)
+	ctx := ctxT(t)
+	get := func(name string) (string, bool) {
+		t.Helper()
+		v, err := ix.State(ctx, name)
+		if errors.Is(err, index.ErrNoSuchState) {
+			return "", false
+		}
+		if err != nil {
+			t.Fatalf("State(%s) = %v", name, err)
+		}
+		return string(v), true
+	}
+
+	checkErr(t, "UpdateState(empty name)", ix.UpdateState(ctx, "", func([]byte, bool) ([]byte, error) { return []byte("x"), nil }), index.ErrInvalid)
+	var sawFound bool
+	var sawValue []byte
+	err := ix.UpdateState(ctx, "lease/a", func(v []byte, found bool) ([]byte, error) {
+		sawValue, sawFound = v, found
+		return []byte("one"), nil
+	})
+	if err != nil || sawFound || sawValue != nil {
+		t.Fatalf("UpdateState(missing) = %v, fn saw %q, found %v; want nil, nothing, false", err, sawValue, sawFound)
+	}
+	if v, ok := get("lease/a"); !ok || v != "one" {
+		t.Fatalf("after UpdateState: State = %q, %v; want one", v, ok)
+	}
+	err = ix.UpdateState(ctx, "lease/a", func(v []byte, found bool) ([]byte, error) {
+		sawValue, sawFound = v, found
+		return []byte("two"), nil
+	})
+	if err != nil || !sawFound || string(sawValue) != "one" {
+		t.Fatalf("UpdateState(present) = %v, fn saw %q, found %v; want nil, one, true", err, sawValue, sawFound)
+	}
+	refuse := errors.New("held by another")
+	err = ix.UpdateState(ctx, "lease/a", func([]byte, bool) ([]byte, error) { return []byte("three"), refuse })
+	if !errors.Is(err, refuse) {
+		t.Fatalf("UpdateState(fn fails) = %v; want fn's error", err)
+	}
+	if v, _ := get("lease/a"); v != "two" {
+		t.Fatalf("after a failed UpdateState: State = %q; want two (unchanged)", v)
+	}
+	if err := ix.UpdateState(ctx, "lease/a", func([]byte, bool) ([]byte, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := get("lease/a"); ok {
+		t.Fatalf("after UpdateState returned nil: State = %q; want removed", v)
+	}
+	if err := ix.UpdateState(ctx, "lease/a", func([]byte, bool) ([]byte, error) { return []byte{}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := get("lease/a"); !ok || v != "" {
+		t.Fatalf("after storing an empty value: State = %q, %v; want empty, present", v, ok)
+	}
+
+	// Increments from two handles (two processes) never lose one.
+	handles := []index.Index{ix, open(t)}
+	const workers, each = 8, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		h := handles[w%2]
+		wg.Go(func() {
+			for range each {
+				errs <- h.UpdateState(ctx, "counter", func(v []byte, found bool) ([]byte, error) {
+					n := 0
+					if found {
+						n, _ = strconv.Atoi(string(v))
+					}
+					return []byte(strconv.Itoa(n + 1)), nil
+				})
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent UpdateState = %v", err)
+		}
+	}
+	if v, _ := get("counter"); v != strconv.Itoa(workers*each) {
+		t.Fatalf("after %d concurrent increments: counter = %s; want %d", workers*each, v, workers*each)
 	}
 }

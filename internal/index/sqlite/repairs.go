@@ -225,3 +225,33 @@ func (ix *Index) DeleteState(ctx context.Context, name string) error {
 		return nil
 	})
 }
+
+// UpdateState implements index.Repairs. Writes run in BEGIN IMMEDIATE
+// transactions, so the read and the write are atomic across processes too.
+func (ix *Index) UpdateState(ctx context.Context, name string, fn func(value []byte, found bool) ([]byte, error)) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty state name", index.ErrInvalid)
+	}
+	return ix.write(ctx, func(ctx context.Context) error {
+		var old []byte
+		err := ix.wconn.QueryRowContext(ctx, `SELECT value FROM state WHERE name = ?`, name).Scan(&old)
+		found := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("index: update state %q: %w", name, err)
+		}
+		v, err := fn(old, found)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			_, err = ix.wconn.ExecContext(ctx, `DELETE FROM state WHERE name = ?`, name)
+		} else {
+			_, err = ix.wconn.ExecContext(ctx, `INSERT INTO state (name, value) VALUES (?, ?)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, v)
+		}
+		if err != nil {
+			return fmt.Errorf("index: update state %q: %w", name, err)
+		}
+		return nil
+	})
+}
