@@ -668,10 +668,22 @@ func TestRevisionInterrupted(t *testing.T) {
 	ctx := context.Background()
 	f := newFleet(t, 7, 3)
 	s := f.open(nil)
+	var first *ObjectInfo
 	for i := range 4 {
-		f.put(s, fmt.Sprintf("obj-%d", i), 50<<10)
+		if info := f.put(s, fmt.Sprintf("obj-%d", i), 50<<10); i == 0 {
+			first = info
+		}
 	}
-	gone := "region-a-1"
+	// A backend of the region with three that holds a piece of obj-0, so
+	// that there is something to revise (a fixed name is left out of
+	// every placement now and then).
+	var gone string
+	for _, name := range first.Manifest.Placement {
+		if strings.HasPrefix(name, "region-a-") {
+			gone = name
+			break
+		}
+	}
 	reopen := func(wrap func(name string, b backend.Backend) backend.Backend) *Store {
 		s2 := f.open([]string{gone})
 		for i, b := range s2.backends {
