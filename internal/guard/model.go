@@ -329,13 +329,31 @@ func invertSPD(a []float64, n int) ([]float64, bool) {
 // (Profile.Residuals): a record whose value was changed no longer fits its
 // other columns, even when the column's own distribution hardly moves.
 type Model struct {
-	z   float64
-	d   design
-	fit *fit
+	z    float64
+	more []float64 // further thresholds, ascending
+	d    design
+	fit  *fit
 }
 
 // DefaultResidualZ is the default Thresholds.Residual.
 const DefaultResidualZ = 2.5
+
+// residualSteps are the further thresholds a Model counts at, relative to
+// Thresholds.Residual (ascending): shifted records spread over several
+// residual standard deviations, and one cut-off wastes what lies on
+// either side of it. With the default 2.5 the counts are at 2, 2.5, 3 and
+// 3.5.
+var residualSteps = []float64{-0.5, 0.5, 1}
+
+func moreResidualZ(z float64) []float64 {
+	var out []float64
+	for _, s := range residualSteps {
+		if v := z + s; v > 0 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
 
 // NewModel fits a Model on the moments of the profiles given, most
 // recent first (the baseline's siblings; at most 64 are used). It returns
@@ -360,7 +378,7 @@ func NewModel(profiles []*Profile, th Thresholds) *Model {
 	if f == nil {
 		return nil
 	}
-	return &Model{z: th.Residual, d: p.d, fit: f}
+	return &Model{z: th.Residual, more: moreResidualZ(th.Residual), d: p.d, fit: f}
 }
 
 // resAcc counts a table's records by their residuals under a Model.
@@ -387,6 +405,8 @@ type resTarget struct {
 	n   int64
 	hi  int64
 	lo  int64
+	mhi []int64 // per further threshold
+	mlo []int64
 }
 
 func newResAcc(m *Model) *resAcc {
@@ -399,7 +419,8 @@ func newResAcc(m *Model) *resAcc {
 			continue
 		}
 		scale := 1 / row[j] / f.sigma[j]
-		t := resTarget{j: j, num: make([]float64, nn), ind: make([]float64, m.d.f-nn)}
+		t := resTarget{j: j, num: make([]float64, nn), ind: make([]float64, m.d.f-nn),
+			mhi: make([]int64, len(m.more)), mlo: make([]int64, len(m.more))}
 		for k := range nn {
 			t.num[k] = row[k] * scale
 		}
@@ -483,15 +504,29 @@ func (r *resAcc) row(t *table) {
 		} else if u < -z {
 			tg.lo++
 		}
+		for i, zm := range r.m.more {
+			if u > zm {
+				tg.mhi[i]++
+			} else if u < -zm {
+				tg.mlo[i]++
+			} else {
+				break // ascending: the rest are further still
+			}
+		}
 	}
 }
 
 // residuals finishes the counts.
 func (r *resAcc) residuals() *Residuals {
-	out := &Residuals{Z: r.m.z}
+	out := &Residuals{Z: r.m.z, More: r.m.more}
 	for _, tg := range r.targets {
 		if tg.n > 0 {
-			out.Columns = append(out.Columns, ResidualCount{Name: validUTF8(r.m.d.numeric[tg.j]), N: tg.n, Above: tg.hi, Below: tg.lo})
+			rc := ResidualCount{Name: validUTF8(r.m.d.numeric[tg.j]), N: tg.n, Above: tg.hi, Below: tg.lo}
+			if len(r.m.more) > 0 {
+				rc.MoreAbove = append([]int64(nil), tg.mhi...)
+				rc.MoreBelow = append([]int64(nil), tg.mlo...)
+			}
+			out.Columns = append(out.Columns, rc)
 		}
 	}
 	if len(out.Columns) == 0 {

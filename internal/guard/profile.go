@@ -125,6 +125,10 @@ type Profile struct {
 type Residuals struct {
 	Z       float64         `json:"z"`
 	Columns []ResidualCount `json:"columns"`
+	// More are further thresholds, ascending, whose counts are each
+	// column's MoreAbove and MoreBelow (absent in profiles taken before
+	// they were counted).
+	More []float64 `json:"more,omitempty"`
 }
 
 // ResidualCount is one column's count of records far from their
@@ -134,6 +138,10 @@ type ResidualCount struct {
 	N     int64  `json:"n"`
 	Above int64  `json:"above,omitempty"`
 	Below int64  `json:"below,omitempty"`
+	// MoreAbove and MoreBelow count the records beyond each of
+	// Residuals.More.
+	MoreAbove []int64 `json:"more_above,omitempty"`
+	MoreBelow []int64 `json:"more_below,omitempty"`
 }
 
 // Column is the profile of one column over the profiled records. Columns

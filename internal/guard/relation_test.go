@@ -349,3 +349,146 @@ func TestPoissonTail(t *testing.T) {
 		}
 	}
 }
+
+// tailRefs is n siblings of size records whose counts beyond each
+// threshold average what a normal residual gives.
+func tailRefs(n int, size int64, zs []float64) []ResidualCount {
+	out := make([]ResidualCount, n)
+	for i := range out {
+		x := ResidualCount{Name: "w", N: size}
+		for j, z := range zs {
+			e := float64(size) * normalTail(z) / 2
+			k := int64(float64(i+1)*e) - int64(float64(i)*e)
+			if j == 0 {
+				x.Above, x.Below = k, k
+				continue
+			}
+			x.MoreAbove = append(x.MoreAbove, k)
+			x.MoreBelow = append(x.MoreBelow, k)
+		}
+		out[i] = x
+	}
+	return out
+}
+
+// checkTails checks a profile with the counts of rc against siblings
+// with the counts of refs, all at Z 2.5 and further thresholds more.
+func checkTails(rc ResidualCount, more []float64, refs []ResidualCount, refMore []float64) []Signal {
+	p := &Profile{V: 1, Format: "csv", Parseable: true, Rows: rc.N, Residuals: &Residuals{Z: 2.5, More: more, Columns: []ResidualCount{rc}}}
+	var sib []*Profile
+	for _, x := range refs {
+		sib = append(sib, &Profile{V: 1, Format: "csv", Parseable: true, Rows: x.N, Residuals: &Residuals{Z: 2.5, More: refMore, Columns: []ResidualCount{x}}})
+	}
+	return Check(p, Baseline{Siblings: sib}, Thresholds{})
+}
+
+func TestRelationTailsCombine(t *testing.T) {
+	zs := []float64{2.5, 2, 3, 3.5}
+	more := zs[1:]
+	refs := tailRefs(20, 172, zs)
+	// 17 records shifted by 2.8 residual sds: 7 beyond 2.5 (4 expected,
+	// not enough alone) but 5 beyond 3.5, where 0 are expected.
+	shifted := ResidualCount{Name: "w", N: 172, Above: 7, MoreAbove: []int64{9, 6, 5}, MoreBelow: []int64{2, 0, 0}, Below: 1}
+	if sig := checkTails(shifted, nil, stripMore(refs), nil); has(sig, SignalRelation, "") {
+		t.Fatalf("the 2.5 count alone fired (the case is meant to need the others): %s", names(sig))
+	}
+	sig := checkTails(shifted, more, refs, more)
+	if !has(sig, SignalRelation, "w") {
+		t.Fatalf("counts beyond 2, 2.5, 3 and 3.5 sds not caught: %s", names(sig))
+	}
+	if s := sig[0]; !strings.Contains(s.Reason, "more than 3.5 residual standard deviations above") {
+		t.Errorf("reason %q; want the count beyond 3.5 sds above", s.Reason)
+	}
+	// Siblings that counted other further thresholds (or none) are
+	// compared at Z alone.
+	if sig := checkTails(shifted, more, stripMore(refs), nil); has(sig, SignalRelation, "") {
+		t.Errorf("further counts compared with siblings that lack them: %s", names(sig))
+	}
+	other := []float64{2, 3, 4}
+	if sig := checkTails(shifted, more, refs, other); has(sig, SignalRelation, "") {
+		t.Errorf("further counts compared with siblings' counts at other thresholds: %s", names(sig))
+	}
+	// Benign: counts as the siblings' at every threshold, and one wild
+	// record beyond 3.5 sds, are silent; so is the same excess on
+	// siblings that show as many wild records.
+	benign := refs[3]
+	if sig := checkTails(benign, more, refs, more); len(sig) > 0 {
+		t.Errorf("a sibling's counts fired: %s", names(sig))
+	}
+	wild := benign
+	wild.MoreAbove = []int64{benign.MoreAbove[0] + 1, benign.MoreAbove[1] + 1, 1}
+	wild.Above++
+	if sig := checkTails(wild, more, refs, more); len(sig) > 0 {
+		t.Errorf("one wild record fired: %s", names(sig))
+	}
+	noisy := make([]ResidualCount, len(refs))
+	for i, x := range refs {
+		w := int64([]int{0, 0, 9, 0, 0, 6, 0, 0, 0, 7}[i%10]) // wild records, beyond every threshold
+		x.MoreAbove = []int64{x.MoreAbove[0] + w, x.MoreAbove[1] + w, x.MoreAbove[2] + w}
+		x.Above += w
+		noisy[i] = x
+	}
+	if sig := checkTails(shifted, more, noisy, more); has(sig, SignalRelation, "") {
+		t.Errorf("5 beyond 3.5 sds fired where siblings often have more: %s", names(sig))
+	}
+}
+
+func stripMore(refs []ResidualCount) []ResidualCount {
+	out := make([]ResidualCount, len(refs))
+	for i, x := range refs {
+		x.MoreAbove, x.MoreBelow = nil, nil
+		out[i] = x
+	}
+	return out
+}
+
+func TestSimes(t *testing.T) {
+	for _, tc := range []struct {
+		p    []float64
+		want float64
+		best int
+	}{
+		{[]float64{1, 1, 1}, 1, -1},
+		{[]float64{0.01, 1, 1, 1}, 0.04, 0},
+		{[]float64{0.02, 0.01, 0.012, 1}, 0.024, 2}, // 4*0.012/2 beats 4*0.01/1 and 4*0.02/3
+		{[]float64{0.5, 0.001, 0.002}, 0.003, 1},
+	} {
+		var ts []tailTest
+		for _, p := range tc.p {
+			ts = append(ts, tailTest{p: p})
+		}
+		got, best := simes(ts)
+		if math.Abs(got-tc.want) > 1e-12 || best != tc.best {
+			t.Errorf("simes(%v) = %v, %d; want %v, %d", tc.p, got, best, tc.want, tc.best)
+		}
+	}
+}
+
+func TestModelCountsFurtherThresholds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	sib := relationLake(t, rng, 10, 400)
+	p := profileModel(t, relationHeader, shiftWeight(relationRows(rng, 400), 0.1, 450), NewModel(sib, Thresholds{}))
+	r := p.Residuals
+	if r == nil || !reflect.DeepEqual(r.More, []float64{2, 3, 3.5}) {
+		t.Fatalf("residuals %+v; want further counts at 2, 3 and 3.5", r)
+	}
+	for _, rc := range r.Columns {
+		if len(rc.MoreAbove) != 3 || len(rc.MoreBelow) != 3 {
+			t.Fatalf("column %s: further counts %v %v", rc.Name, rc.MoreAbove, rc.MoreBelow)
+		}
+		// nested tails: beyond 2 >= beyond 2.5 >= beyond 3 >= beyond 3.5
+		for _, c := range [][]int64{{rc.MoreAbove[0], rc.Above, rc.MoreAbove[1], rc.MoreAbove[2]}, {rc.MoreBelow[0], rc.Below, rc.MoreBelow[1], rc.MoreBelow[2]}} {
+			for i := 1; i < len(c); i++ {
+				if c[i] > c[i-1] {
+					t.Errorf("column %s: counts %v are not nested", rc.Name, c)
+				}
+			}
+		}
+		if rc.Name == "weight" && !(rc.MoreAbove[2] >= 6 && rc.MoreAbove[0] >= rc.Above+5) {
+			t.Errorf("weight shifted by 3 residual sds in 40 records: %d beyond 2, %d beyond 2.5, %d beyond 3.5", rc.MoreAbove[0], rc.Above, rc.MoreAbove[2])
+		}
+	}
+	if m := NewModel(sib, Thresholds{Residual: 0.3}); m == nil || !reflect.DeepEqual(m.more, []float64{0.8, 1.3}) {
+		t.Errorf("Residual 0.3: further thresholds %v; want 0.8 and 1.3", m.more)
+	}
+}

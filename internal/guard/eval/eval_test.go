@@ -8,15 +8,9 @@ import (
 // mustDetectAll are the attacks that must be caught every time.
 var mustDetectAll = []string{rowRansomFile, rowRansomMass, rowDrop, rowRetype, rowMassDelete, rowHistory}
 
-// penguinsShift10 is the bar for shifts in 10% of penguins' records: the
-// relation check catches 88% of them in 172-record partitions, short of
-// the 90% target (see docs/guard.md, "Where detection stops").
-const penguinsShift10 = 0.8
-
 // checkTargets asserts the evaluation's targets: every must-detect row at
 // 100%, label flips and shifts in at least 10% of the records at 90% or
-// more (shifts in 10% of penguins' records at penguinsShift10), and false
-// positives at most maxFP.
+// more on every dataset, and false positives at most maxFP.
 func checkTargets(t *testing.T, rep Report, maxFP float64) {
 	t.Helper()
 	for _, row := range mustDetectAll {
@@ -26,10 +20,7 @@ func checkTargets(t *testing.T, rep Report, maxFP float64) {
 	}
 	for _, row := range []string{rowFlip(0.10), rowFlip(0.20), rowShift(0.10), rowShift(0.25)} {
 		for _, ds := range rep.Datasets {
-			want := 0.9
-			if ds == "penguins" && row == rowShift(0.10) {
-				want = penguinsShift10
-			}
+			const want = 0.9
 			if c := rep.Cells[row][ds]; c.Rate() < want {
 				t.Errorf("%s on %s: %s; want at least %.0f%%", row, ds, fmtCell(c), 100*want)
 			}
