@@ -74,7 +74,11 @@ func headSum(algo types.ChecksumAlgorithm, crc32v, crc32c, sha, crc64v *string) 
 
 // TestMultipartChecksums runs over http (checksums in headers) and https
 // (the SDK sends them as aws-chunked trailers).
-func TestMultipartChecksums(t *testing.T) {
+func TestMultipartChecksums(t *testing.T) { overHTTPAndHTTPS(t, testMultipartChecksums) }
+
+// overHTTPAndHTTPS runs test against a server over http and one over
+// https, in parallel.
+func overHTTPAndHTTPS(t *testing.T, test func(*testing.T, *testServer)) {
 	t.Parallel()
 	for _, tls := range []bool{false, true} {
 		name := "http"
@@ -83,7 +87,7 @@ func TestMultipartChecksums(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			testMultipartChecksums(t, startServer(t, serverOptions{small: true, tls: tls}))
+			test(t, startServer(t, serverOptions{small: true, tls: tls}))
 		})
 	}
 }
@@ -231,19 +235,7 @@ func testMultipartChecksums(t *testing.T, ts *testServer) {
 	}
 }
 
-func TestMultipartChecksumRefusals(t *testing.T) {
-	t.Parallel()
-	for _, tls := range []bool{false, true} {
-		name := "http"
-		if tls {
-			name = "https"
-		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			testMultipartChecksumRefusals(t, startServer(t, serverOptions{small: true, tls: tls}))
-		})
-	}
-}
+func TestMultipartChecksumRefusals(t *testing.T) { overHTTPAndHTTPS(t, testMultipartChecksumRefusals) }
 
 func testMultipartChecksumRefusals(t *testing.T, ts *testServer) {
 	ts.mkBucket(t, "lake")

@@ -199,11 +199,7 @@ func (r *record) result() ScrubResult {
 // signed placement need not change). fn, when set,
 // gets one result per record that needed work.
 func (s *Store) repairRecords(ctx context.Context, fn func(RepairResult) error) (int64, error) {
-	known, err := s.versionIDs(ctx)
-	if err != nil {
-		return 0, err
-	}
-	recs, _, err := s.records(ctx, known, nil)
+	recs, err := s.allRecords(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -285,11 +281,7 @@ func (s *Store) repairRecords(ctx context.Context, fn func(RepairResult) error) 
 // found by listing every backend, so their signed placement need not
 // change. It returns how many pieces it copied.
 func (s *Store) moveRecords(ctx context.Context, old, new string) (int64, error) {
-	known, err := s.versionIDs(ctx)
-	if err != nil {
-		return 0, err
-	}
-	recs, _, err := s.records(ctx, known, nil)
+	recs, err := s.allRecords(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -338,4 +330,14 @@ func (s *Store) moveRecords(ctx context.Context, old, new string) (int64, error)
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// allRecords returns every record the backends hold.
+func (s *Store) allRecords(ctx context.Context) ([]*record, error) {
+	known, err := s.versionIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	recs, _, err := s.records(ctx, known, nil)
+	return recs, err
 }
