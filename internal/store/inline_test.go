@@ -259,3 +259,45 @@ func TestInlineDeleteVersion(t *testing.T) {
 		t.Fatalf("removed version still readable: %v", err)
 	}
 }
+
+// An inlined write that lands on five of six backends is under-protected
+// in the index and in Status until repair adds the sixth piece; a scrub
+// that finds a piece gone says so too.
+func TestInlineUnderProtected(t *testing.T) {
+	ts := newTestStore(t)
+	ctx := context.Background()
+	ts.faults[2].SetDown(true)
+	info, err := ts.Put(ctx, "lake", "k", strings.NewReader("small"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.faults[2].SetDown(false)
+	if info.Protected || info.Shards != 5 {
+		t.Fatalf("protected %v, %d copies; want under-protected with 5", info.Protected, info.Shards)
+	}
+	st, err := ts.Status(ctx)
+	if err != nil || st.UnderProtect != 1 {
+		t.Fatalf("status: %d under-protected, %v; want 1", st.UnderProtect, err)
+	}
+	if _, err := ts.Repair(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := ts.Stat(ctx, "lake", "k", StatOptions{})
+	if cur.Shards != 6 {
+		t.Fatalf("after repair %d copies recorded; want 6", cur.Shards)
+	}
+	if st, _ := ts.Status(ctx); st.UnderProtect != 0 || st.Protected != 1 {
+		t.Fatalf("status after repair: %+v", st)
+	}
+	// A piece lost out of band: a scrub counts five again.
+	place := cur.Manifest.Placement
+	if err := ts.faults[ts.byName[place[4]]].Unwrap().Delete(ctx, pieceName(cur.ID, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Scrub(ctx, ScrubOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := ts.Stat(ctx, "lake", "k", StatOptions{}); cur.Shards != 5 {
+		t.Fatalf("after a scrub that found a piece gone: %d copies recorded; want 5", cur.Shards)
+	}
+}

@@ -334,6 +334,10 @@ func (s *Store) commitIf(ctx context.Context, m *manifest.Manifest, cond *Condit
 			return nil, err
 		}
 		v := versionOf(m, env)
+		if len(m.Segments) == 0 && !m.DeleteMarker {
+			// An inlined object is as protected as its pieces.
+			v.Shards = stored
+		}
 		if m.Kind == manifest.KindObject {
 			err = s.idx.PutVersionIf(ctx, v, func(cur *index.Version) error {
 				if err := cond.check(cur); err != nil {

@@ -580,7 +580,9 @@ func (run *repairRun) version(ctx context.Context, v index.Version, hints []Shar
 		errs = append(errs, pr.err.Error())
 		deferred = true
 	}
-	if !pr.revised && v.Shards != res.Healthy {
+	// An inlined object with a piece still missing keeps its low count.
+	inlineShort := len(m.Segments) == 0 && pr.err != nil
+	if !pr.revised && !inlineShort && v.Shards != res.Healthy {
 		s.recordHealth(ctx, v, ScrubResult{Healthy: res.Healthy})
 	}
 	switch {

@@ -568,6 +568,12 @@ func (sc *scrubber) version(ctx context.Context, v index.Version) ScrubResult {
 		}
 	}
 	r.Pieces = s.checkPieceSet(ctx, m, v.Manifest, sc.quick, sc.pace)
+	if len(m.Segments) == 0 && !m.DeleteMarker {
+		// Inlined: the pieces are its copies (the index's copy lets
+		// repair rewrite them however few are left).
+		_, names := piecePlacement(m)
+		r.Healthy = max(len(names)-len(r.Pieces), 0)
+	}
 	switch {
 	case r.Err != "":
 		r.Health = Unreadable
