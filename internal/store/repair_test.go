@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rhizome-data/rhizome/internal/backend"
@@ -694,16 +695,16 @@ func TestRevisionInterrupted(t *testing.T) {
 
 	// Crash while new pieces are written: some land, the index is not
 	// updated. Two of the six succeed; then the process "dies".
-	var puts int
+	var puts atomic.Int64 // pieces are written in parallel
 	crashed := reopen(func(name string, b backend.Backend) backend.Backend {
-		return &pieceFault{Backend: b, from: 6, hook: func() { puts++ }}
+		return &pieceFault{Backend: b, from: 6, hook: func() { puts.Add(1) }}
 	})
 	st, err := crashed.Repair(ctx, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Revised != 0 || st.Deferred == 0 || puts == 0 {
-		t.Fatalf("repair with failing piece writes = %+v (%d piece puts); want deferred, nothing revised", st, puts)
+	if st.Revised != 0 || st.Deferred == 0 || puts.Load() == 0 {
+		t.Fatalf("repair with failing piece writes = %+v (%d piece puts); want deferred, nothing revised", st, puts.Load())
 	}
 	f.checkRebuild(crashed)
 

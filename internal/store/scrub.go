@@ -9,6 +9,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rhizome-data/rhizome/internal/backend"
@@ -279,7 +280,8 @@ func (s *Store) Scrub(ctx context.Context, o ScrubOptions, fn func(ScrubResult) 
 			}
 		})
 	}
-	var fnErr error
+	var fnErr error         // the collector's; read by others after collected
+	var stopped atomic.Bool // fnErr is set: the walk stops
 	collected := make(chan struct{})
 	go func() {
 		defer close(collected)
@@ -298,6 +300,7 @@ func (s *Store) Scrub(ctx context.Context, o ScrubOptions, fn func(ScrubResult) 
 				}
 				if fnErr == nil && fn != nil {
 					fnErr = fn(r)
+					stopped.Store(fnErr != nil)
 				}
 				if o.Progress != nil {
 					prog.Versions++
@@ -332,6 +335,7 @@ func (s *Store) Scrub(ctx context.Context, o ScrubOptions, fn func(ScrubResult) 
 			}
 			if fnErr == nil && fn != nil {
 				fnErr = fn(r)
+				stopped.Store(fnErr != nil)
 			}
 			if o.Progress != nil {
 				prog.Versions++
@@ -344,7 +348,7 @@ func (s *Store) Scrub(ctx context.Context, o ScrubOptions, fn func(ScrubResult) 
 feed:
 	for _, b := range buckets {
 		walkErr = s.eachVersion(ctx, b, o.Prefix, true, func(v index.Version) error {
-			if fnErr != nil {
+			if stopped.Load() {
 				return errStopScrub
 			}
 			select {
@@ -358,7 +362,7 @@ feed:
 			break feed
 		}
 		walkErr = s.eachPart(ctx, b, o.Prefix, func(p partRef) error {
-			if fnErr != nil {
+			if stopped.Load() {
 				return errStopScrub
 			}
 			select {
