@@ -761,3 +761,71 @@ func TestGuardQuarantineCLI(t *testing.T) {
 		t.Fatalf("bad guard mode: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// A campaign raises one alert per object; --all decides the matching ones
+// at once, --dry-run first shows which.
+func TestGuardBulkReview(t *testing.T) {
+	dir := newStore(t)
+	cfg := filepath.Join(dir, "rhizome.yaml")
+	raw, _ := os.ReadFile(cfg)
+	raw = bytes.Replace(raw, []byte("guard:\n"), []byte("guard:\n    policies:\n        - prefix: lake/t/\n          mode: quarantine\n"), 1)
+	os.WriteFile(cfg, raw, 0o644)
+	for i := 0; i < 8; i++ {
+		mustRZ(t, dir, csvPartition(i, 200), "put", fmt.Sprintf("lake/t/day%d.csv", i), "-")
+	}
+	var vids []string
+	for _, day := range []int{1, 4, 6} {
+		r := mustRZ(t, dir, randBytes(t, 5000), "put", fmt.Sprintf("lake/t/day%d.csv", day), "-", "--json")
+		var put map[string]any
+		json.Unmarshal([]byte(r.stdout), &put)
+		if put["quarantined"] != true {
+			t.Fatalf("encrypted overwrite of day%d not quarantined: %s", day, r.stdout)
+		}
+		vids = append(vids, put["version_id"].(string))
+	}
+	openAlerts := func() int {
+		var as []map[string]any
+		json.Unmarshal([]byte(mustRZ(t, dir, nil, "guard", "alerts", "--json").stdout), &as)
+		return len(as)
+	}
+
+	for _, bad := range [][]string{
+		{"guard", "reject"},
+		{"guard", "reject", "--prefix", "lake/t/"},
+		{"guard", "reject", "--all", vids[0]},
+		{"guard", "reject", "--all", "--prefix", "Bad_Bucket"},
+	} {
+		if r := rz(t, dir, nil, bad...); r.code != exitUsage {
+			t.Fatalf("%v: exit %d; want %d\n%s", bad, r.code, exitUsage, r.stderr)
+		}
+	}
+	dry := mustRZ(t, dir, nil, "guard", "reject", "--all", "--signal", "ransomware", "--dry-run").stdout
+	if !strings.Contains(dry, "3 open alerts match") || !strings.Contains(dry, vids[2]) || openAlerts() != 3 {
+		t.Fatalf("dry run:\n%s", dry)
+	}
+	if out := mustRZ(t, dir, nil, "guard", "reject", "--all", "--signal", "no_such_signal").stdout; !strings.Contains(out, "rejected 0 of 0") {
+		t.Fatalf("a filter matching nothing:\n%s", out)
+	}
+	one := mustRZ(t, dir, nil, "guard", "reject", "--all", "--prefix", "lake/t/day4", "--identity", "cli").stdout
+	if !strings.Contains(one, "rejected 1 of 1") || openAlerts() != 2 {
+		t.Fatalf("reject under one prefix:\n%s", one)
+	}
+	rest := mustRZ(t, dir, nil, "guard", "reject", "--all").stdout
+	if !strings.Contains(rest, "rejected 2 of 2") || openAlerts() != 0 {
+		t.Fatalf("reject the rest:\n%s", rest)
+	}
+	for _, day := range []int{1, 4, 6} {
+		if got := mustRZ(t, dir, nil, "get", fmt.Sprintf("lake/t/day%d.csv", day)).stdout; got != string(csvPartition(day, 200)) {
+			t.Fatalf("day%d after rejecting: not the known-good partition", day)
+		}
+	}
+	var rejected []map[string]any
+	json.Unmarshal([]byte(mustRZ(t, dir, nil, "guard", "alerts", "--state", "rejected", "--json").stdout), &rejected)
+	if len(rejected) != 3 {
+		t.Fatalf("%d rejected alerts; want 3", len(rejected))
+	}
+	// Named versions still work, several at once; a decided one fails.
+	if r := rz(t, dir, nil, "guard", "approve", vids[0], vids[1]); r.code != exitConflict || !strings.Contains(r.stderr, "2 of 2 decisions failed") {
+		t.Fatalf("approving rejected versions: exit %d\n%s", r.code, r.stderr)
+	}
+}

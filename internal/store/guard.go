@@ -434,14 +434,39 @@ func (s *Store) Alerts(ctx context.Context, state string, limit int) ([]Alert, e
 	}
 	out := make([]Alert, 0, len(as))
 	for _, a := range as {
-		var al Alert
-		if json.Unmarshal(a.Data, &al) != nil {
-			al = Alert{VersionID: a.VersionID, Bucket: a.Bucket, Key: a.Key, Time: a.Time, Mode: a.Mode, Summary: a.Summary}
-		}
-		al.State = a.State
-		out = append(out, al)
+		out = append(out, alertOf(a))
 	}
 	return out, nil
+}
+
+// EachAlert calls fn for every alert in state ("" for all), newest first,
+// until fn returns an error.
+func (s *Store) EachAlert(ctx context.Context, state string, fn func(Alert) error) error {
+	before := ""
+	for {
+		as, err := s.idx.Alerts(ctx, state, before, 1000)
+		if err != nil {
+			return classify("alerts", err)
+		}
+		for _, a := range as {
+			if err := fn(alertOf(a)); err != nil {
+				return err
+			}
+		}
+		if len(as) < 1000 {
+			return nil
+		}
+		before = as[len(as)-1].VersionID
+	}
+}
+
+func alertOf(a index.Alert) Alert {
+	var al Alert
+	if json.Unmarshal(a.Data, &al) != nil {
+		al = Alert{VersionID: a.VersionID, Bucket: a.Bucket, Key: a.Key, Time: a.Time, Mode: a.Mode, Summary: a.Summary}
+	}
+	al.State = a.State
+	return al
 }
 
 // AlertDetail is an alert with the profiles it was judged on.
