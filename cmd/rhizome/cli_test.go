@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -827,5 +829,35 @@ func TestGuardBulkReview(t *testing.T) {
 	// Named versions still work, several at once; a decided one fails.
 	if r := rz(t, dir, nil, "guard", "approve", vids[0], vids[1]); r.code != exitConflict || !strings.Contains(r.stderr, "2 of 2 decisions failed") {
 		t.Fatalf("approving rejected versions: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// A flagged write made by the CLI reaches the webhook before the command
+// exits: the process waits for its deliveries when it closes the store.
+func TestGuardWebhookFromCLI(t *testing.T) {
+	got := make(chan map[string]any, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond) // a slow receiver
+		var a map[string]any
+		json.NewDecoder(r.Body).Decode(&a)
+		got <- a
+	}))
+	defer hook.Close()
+	dir := newStore(t)
+	cfg := filepath.Join(dir, "rhizome.yaml")
+	raw, _ := os.ReadFile(cfg)
+	raw = bytes.Replace(raw, []byte("guard:\n"), []byte("guard:\n    webhooks: ["+hook.URL+"]\n"), 1)
+	os.WriteFile(cfg, raw, 0o644)
+	for i := 0; i < 6; i++ {
+		mustRZ(t, dir, csvPartition(i, 200), "put", fmt.Sprintf("lake/t/day%d.csv", i), "-")
+	}
+	mustRZ(t, dir, randBytes(t, 5000), "put", "lake/t/day2.csv", "-")
+	select {
+	case a := <-got:
+		if a["key"] != "t/day2.csv" || !strings.Contains(fmt.Sprint(a["summary"]), "ransomware") {
+			t.Fatalf("webhook got %v", a)
+		}
+	default:
+		t.Fatal("the put exited before its alert reached the webhook")
 	}
 }

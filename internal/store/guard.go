@@ -60,6 +60,8 @@ type guardState struct {
 	maxGzip  int64 // ProfileOptions.MaxDecompressed
 	webhooks []string
 	client   *http.Client
+	hooks    sync.WaitGroup // webhook deliveries in flight
+	hookSem  chan struct{}  // bounds them
 
 	massKeep time.Duration // the largest MassWindow of the policies
 
@@ -88,7 +90,7 @@ func newGuardState(s *Store) *guardState {
 	g := s.cfg.Guard
 	gs := &guardState{
 		off: g.Off, policies: g.GuardPolicies(), siblings: g.Siblings, maxGzip: g.MaxDecompressed, webhooks: g.Webhooks,
-		client:   &http.Client{Timeout: 10 * time.Second},
+		client: &http.Client{Timeout: 10 * time.Second}, hookSem: make(chan struct{}, webhookParallel),
 		baseline: map[string]cachedSiblings{},
 		massKeep: guard.DefaultThresholds().MassWindow, // the policy of unmatched keys
 	}
@@ -407,7 +409,30 @@ func (s *Store) afterCommit(ctx context.Context, gw *guardWrite, rec *GuardRecor
 		s.onAlert(a)
 	}
 	for _, url := range s.guard.webhooks {
-		go s.postWebhook(url, data)
+		s.guard.hooks.Go(func() {
+			s.guard.hookSem <- struct{}{}
+			defer func() { <-s.guard.hookSem }()
+			s.postWebhook(url, data)
+		})
+	}
+}
+
+// Webhook delivery: at most webhookParallel posts at once (a mass change
+// flags many writes), and Close waits up to webhookDrain for those still
+// pending, so a short-lived CLI process delivers its alerts too.
+const (
+	webhookParallel = 8
+	webhookDrain    = 10 * time.Second
+)
+
+// drainWebhooks waits for pending webhook deliveries, for at most d.
+func (s *Store) drainWebhooks(d time.Duration) {
+	done := make(chan struct{})
+	go func() { s.guard.hooks.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		s.log.Warn("guard webhooks still pending at close; the alerts are recorded (rhizome guard alerts)", "waited", d)
 	}
 }
 

@@ -156,7 +156,11 @@ func (s *Store) Backend(name string) (backend.Backend, bool) {
 }
 
 // Close releases the index.
-func (s *Store) Close() error { return s.idx.Close() }
+// Close waits briefly for pending guard webhooks, then closes the index.
+func (s *Store) Close() error {
+	s.drainWebhooks(webhookDrain)
+	return s.idx.Close()
+}
 
 // New assembles a store from already opened parts. Most callers use Open.
 func New(cfg *config.Config, bs []backend.Backend, idx index.Index, priv ed25519.PrivateKey, master []byte, opts *Options) (*Store, error) {
