@@ -861,3 +861,41 @@ func TestGuardWebhookFromCLI(t *testing.T) {
 		t.Fatal("the put exited before its alert reached the webhook")
 	}
 }
+
+// A small object is inlined: stat says where its copies are, no shard file
+// is written, and losing pieces out of band is found by verify and fixed
+// by repair like any damage.
+func TestInlineCLI(t *testing.T) {
+	dir := newStore(t)
+	mustRZ(t, dir, []byte("a small object"), "put", "lake/small.txt", "-")
+	var st map[string]any
+	json.Unmarshal([]byte(mustRZ(t, dir, nil, "stat", "lake/small.txt", "--json").stdout), &st)
+	pieces, _ := st["manifest_pieces"].([]any)
+	if st["inline"] != true || len(pieces) != 6 || fmt.Sprint(st["shard_locations"]) != "[]" {
+		t.Fatalf("stat --json: %v", st)
+	}
+	if out := mustRZ(t, dir, nil, "stat", "lake/small.txt").stdout; !strings.Contains(out, "inline: the bytes are inside the manifest") {
+		t.Fatalf("stat:\n%s", out)
+	}
+	vid := st["version_id"].(string)
+	if shards, _ := filepath.Glob(filepath.Join(dir, "backends", "*", "d", "*", vid+".*")); len(shards) != 0 {
+		t.Fatalf("shard files for an inlined object: %v", shards)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "backends", "*", "m", vid[30:], vid+".*"))
+	if len(files) != 6 {
+		t.Fatalf("%d pieces; want 6", len(files))
+	}
+	for _, f := range files[:2] {
+		os.Remove(f)
+	}
+	if out := mustRZ(t, dir, nil, "verify").stdout; !strings.Contains(out, "manifest pieces") || !strings.Contains(out, "1 damaged (repairable)") {
+		t.Fatalf("verify after losing two pieces:\n%s", out)
+	}
+	mustRZ(t, dir, nil, "repair", "--full")
+	if out := mustRZ(t, dir, nil, "verify").stdout; !strings.Contains(out, "1 healthy, 0 damaged") {
+		t.Fatalf("verify after repair:\n%s", out)
+	}
+	if got := mustRZ(t, dir, nil, "get", "lake/small.txt").stdout; got != "a small object" {
+		t.Fatalf("get after repair: %q", got)
+	}
+}

@@ -52,6 +52,9 @@ func newStat(g *globals) *cobra.Command {
 				out["content_type"] = m.ContentType
 				out["metadata"] = m.Meta
 				out["k"], out["m"] = s.Config().K, s.Config().M
+				if shards == nil {
+					shards = []store.Shard{} // inline: none
+				}
 				out["shard_locations"] = shards
 				out["inline"] = inline
 				out["manifest_pieces"] = m.Placement
