@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -24,23 +25,12 @@ backends or one region; a degraded read is noted on stderr.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			bucket, key, err := splitPath(args[0], true)
-			if err != nil {
-				return err
-			}
-			so, err := statOptions(version, asOf)
-			if err != nil {
-				return err
-			}
-			s, err := g.open(ctx)
+			s, info, err := g.openObject(ctx, args[0], version, asOf)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			info, err := s.Stat(ctx, bucket, key, so)
-			if err != nil {
-				return explainDeleted(err, info)
-			}
+			bucket, key := info.Bucket, info.Key
 			dst := "-"
 			if len(args) == 2 {
 				dst = args[1]
@@ -91,6 +81,30 @@ backends or one region; a degraded read is noted on stderr.`,
 	c.Flags().StringVar(&version, "version", "", "read this version ID")
 	c.Flags().StringVar(&asOf, "as-of", "", "read the version current at this time (RFC 3339)")
 	return c
+}
+
+// openObject opens the store and looks up the version of BUCKET/KEY that
+// version or asOf name (the current one when both are empty). The caller
+// closes the store.
+func (g *globals) openObject(ctx context.Context, arg, version, asOf string) (*store.Store, *store.ObjectInfo, error) {
+	bucket, key, err := splitPath(arg, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	so, err := statOptions(version, asOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := g.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := s.Stat(ctx, bucket, key, so)
+	if err != nil {
+		s.Close()
+		return nil, nil, explainDeleted(err, info)
+	}
+	return s, info, nil
 }
 
 func statOptions(version, asOf string) (store.StatOptions, error) {

@@ -17,11 +17,7 @@ func newCheckpoint(g *globals) *cobra.Command {
 		Short: "Record every key's current version under a prefix, with one root hash",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			bucket, prefix, err := splitPath(args[0], false)
-			if err != nil {
-				return err
-			}
-			s, err := g.open(cmd.Context())
+			s, bucket, prefix, err := g.openPath(cmd.Context(), args[0], false)
 			if err != nil {
 				return err
 			}
@@ -130,11 +126,7 @@ func newDiff(g *globals) *cobra.Command {
 			if from == "" {
 				return usageErr("--from is required: a time (RFC 3339) or a checkpoint name")
 			}
-			bucket, prefix, err := splitPath(args[0], false)
-			if err != nil {
-				return err
-			}
-			s, err := g.open(cmd.Context())
+			s, bucket, prefix, err := g.openPath(cmd.Context(), args[0], false)
 			if err != nil {
 				return err
 			}
@@ -178,11 +170,7 @@ func newRollback(g *globals) *cobra.Command {
 			if to == "" || to == "now" {
 				return usageErr("--to is required: a time (RFC 3339) or a checkpoint name")
 			}
-			bucket, prefix, err := splitPath(args[0], false)
-			if err != nil {
-				return err
-			}
-			s, err := g.open(cmd.Context())
+			s, bucket, prefix, err := g.openPath(cmd.Context(), args[0], false)
 			if err != nil {
 				return err
 			}

@@ -22,23 +22,12 @@ func newStat(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			bucket, key, err := splitPath(args[0], true)
-			if err != nil {
-				return err
-			}
-			so, err := statOptions(version, asOf)
-			if err != nil {
-				return err
-			}
-			s, err := g.open(ctx)
+			s, info, err := g.openObject(ctx, args[0], version, asOf)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			info, err := s.Stat(ctx, bucket, key, so)
-			if err != nil {
-				return explainDeleted(err, info)
-			}
+			bucket, key := info.Bucket, info.Key
 			m := info.Manifest
 			shards := s.Shards(info)
 			inline := len(m.Segments) == 0 && !info.DeleteMarker

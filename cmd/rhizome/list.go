@@ -149,11 +149,7 @@ func newVersions(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			bucket, key, err := splitPath(args[0], true)
-			if err != nil {
-				return err
-			}
-			s, err := g.open(ctx)
+			s, bucket, key, err := g.openPath(ctx, args[0], true)
 			if err != nil {
 				return err
 			}
@@ -234,11 +230,7 @@ func bucketCommand(g *globals, verb, short string, op func(*store.Store, context
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			bucket, _, err := splitPath(args[0], false)
-			if err != nil {
-				return err
-			}
-			s, err := g.open(cmd.Context())
+			s, bucket, _, err := g.openPath(cmd.Context(), args[0], false)
 			if err != nil {
 				return err
 			}

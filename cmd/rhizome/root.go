@@ -141,6 +141,19 @@ func (g *globals) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// openPath checks BUCKET[/KEY] (needKey: a key is required), then opens
+// the store, so that a bad name is reported without touching the store.
+// The caller closes the store.
+func (g *globals) openPath(ctx context.Context, arg string, needKey bool) (s *store.Store, bucket, key string, err error) {
+	if bucket, key, err = splitPath(arg, needKey); err != nil {
+		return nil, "", "", err
+	}
+	if s, err = g.open(ctx); err != nil {
+		return nil, "", "", err
+	}
+	return s, bucket, key, nil
+}
+
 // splitPath splits BUCKET/KEY; needKey requires a key.
 func splitPath(arg string, needKey bool) (bucket, key string, err error) {
 	arg = strings.TrimPrefix(arg, "s3://")
