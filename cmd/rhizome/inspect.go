@@ -30,7 +30,7 @@ func newStat(g *globals) *cobra.Command {
 			bucket, key := info.Bucket, info.Key
 			m := info.Manifest
 			shards := s.Shards(info)
-			inline := len(m.Segments) == 0 && !info.DeleteMarker
+			inline := m.Inlined()
 			protection := "protected"
 			if !info.Protected {
 				protection = "under-protected (some shards or manifest pieces were not written; repair will add them)"

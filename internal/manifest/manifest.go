@@ -103,6 +103,13 @@ type CheckpointEntry struct {
 	ManifestHash string `json:"h"`
 }
 
+// Inlined reports whether m is an object version whose bytes (none, for
+// an empty object) are in Data rather than in segments: its pieces are
+// its only copies.
+func (m *Manifest) Inlined() bool {
+	return m.Kind == KindObject && !m.DeleteMarker && len(m.Segments) == 0
+}
+
 // Written returns how many of the segment's shards were stored.
 func (s Segment) Written() int {
 	n := 0

@@ -190,3 +190,20 @@ func FuzzParsePiece(f *testing.F) {
 		}
 	})
 }
+
+func TestInlined(t *testing.T) {
+	for _, tc := range []struct {
+		m    Manifest
+		want bool
+	}{
+		{Manifest{Kind: KindObject, Data: []byte("x"), Size: 1}, true},
+		{Manifest{Kind: KindObject}, true}, // empty object
+		{Manifest{Kind: KindObject, Segments: []Segment{{}}}, false},
+		{Manifest{Kind: KindObject, DeleteMarker: true}, false},
+		{Manifest{Kind: KindBucket}, false},
+	} {
+		if got := tc.m.Inlined(); got != tc.want {
+			t.Errorf("%+v: Inlined() = %v; want %v", tc.m, got, tc.want)
+		}
+	}
+}

@@ -57,7 +57,7 @@ func (s *Store) Read(ctx context.Context, info *ObjectInfo, w io.Writer, off, le
 	if length < 0 || off+length > m.Size {
 		length = m.Size - off
 	}
-	if len(m.Segments) == 0 {
+	if m.Inlined() {
 		// Inlined (or empty): the bytes came with the signed manifest.
 		if int64(len(m.Data)) != m.Size {
 			return rep, &Error{Kind: ErrCorrupt, Op: op, Err: fmt.Errorf("manifest holds %d inline bytes, expected %d", len(m.Data), m.Size)}

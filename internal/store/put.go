@@ -334,7 +334,7 @@ func (s *Store) commitIf(ctx context.Context, m *manifest.Manifest, cond *Condit
 			return nil, err
 		}
 		v := versionOf(m, env)
-		if len(m.Segments) == 0 && !m.DeleteMarker {
+		if m.Inlined() {
 			// An inlined object is as protected as its pieces.
 			v.Shards = stored
 		}

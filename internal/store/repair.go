@@ -581,7 +581,7 @@ func (run *repairRun) version(ctx context.Context, v index.Version, hints []Shar
 		deferred = true
 	}
 	// An inlined object with a piece still missing keeps its low count.
-	inlineShort := len(m.Segments) == 0 && pr.err != nil
+	inlineShort := m.Inlined() && pr.err != nil
 	if !pr.revised && !inlineShort && v.Shards != res.Healthy {
 		s.recordHealth(ctx, v, ScrubResult{Healthy: res.Healthy})
 	}

@@ -572,7 +572,7 @@ func (sc *scrubber) version(ctx context.Context, v index.Version) ScrubResult {
 		}
 	}
 	r.Pieces = s.checkPieceSet(ctx, m, v.Manifest, sc.quick, sc.pace)
-	if len(m.Segments) == 0 && !m.DeleteMarker {
+	if m.Inlined() {
 		// Inlined: the pieces are its copies (the index's copy lets
 		// repair rewrite them however few are left).
 		_, names := piecePlacement(m)
